@@ -1,0 +1,63 @@
+"""Errors raised by the core. Every message says what is wrong and what to do about it.
+
+Adapters translate PkgsrcError in one place (Ansible fail_json, Salt CommandExecutionError or a
+state result of False), so users never see a traceback.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+
+class PkgsrcError(Exception):
+    """Root of every error the core raises on purpose."""
+
+    def __init__(self, message: str, hint: Optional[str] = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if not hint else "%s: %s" % (message, hint))
+
+
+class PatternError(PkgsrcError):
+    """A package pattern or version string cannot be parsed."""
+
+
+class SummaryError(PkgsrcError):
+    """A pkg_summary(5) file is malformed or cannot be read."""
+
+    def __init__(self, message: str, source: str = "", line: int = 0, hint: Optional[str] = None) -> None:
+        self.source = source
+        self.line = line
+        where = ""
+        if source or line:
+            where = "%s:%d: " % (source or "<stream>", line)
+        super().__init__(where + message, hint)
+
+
+class PkgdbError(PkgsrcError):
+    """The package database (PKG_DBDIR) cannot be read."""
+
+
+class CommandError(PkgsrcError):
+    """A program run through the Runner failed."""
+
+    def __init__(self, argv: Sequence[str], rc: int, stdout: str = "", stderr: str = "",
+                 hint: Optional[str] = None) -> None:
+        self.argv = list(argv)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        detail = (stderr or stdout).strip().splitlines()
+        tail = detail[-1] if detail else "no output"
+        super().__init__("command %s exited %d (%s)" % (" ".join(self.argv), rc, tail), hint)
+
+
+class LockError(PkgsrcError):
+    """Another process holds the lock on a package database."""
+
+
+class VerificationError(PkgsrcError):
+    """A download did not match its checksum or signature."""
+
+
+class UnsafeArchiveError(PkgsrcError):
+    """An archive holds a member that would write outside the paths it may write."""
