@@ -61,3 +61,21 @@ class VerificationError(PkgsrcError):
 
 class UnsafeArchiveError(PkgsrcError):
     """An archive holds a member that would write outside the paths it may write."""
+
+
+class ServiceError(PkgsrcError):
+    """An init system (SMF, systemd, launchd, rc.d) could not register, start or stop a service."""
+
+
+class ServiceSpecError(ServiceError):
+    """A service definition holds a value that cannot be rendered safely for an init system."""
+
+
+class BootstrapFailed(PkgsrcError):
+    """A bootstrap step failed after earlier steps changed the host; `done` lists those steps."""
+
+    def __init__(self, message: str, hint: Optional[str] = None, done: Sequence[str] = ()) -> None:
+        self.done = list(done)
+        if self.done:
+            message = "%s (done before the failure: %s)" % (message, "; ".join(self.done))
+        super().__init__(message, hint)

@@ -1,0 +1,36 @@
+"""The Ansible side of the core: a Runner over module.run_command, and one place for errors.
+
+Modules call `run(module, function, ...)`: the core's PkgsrcError becomes fail_json with the
+error's message and hint; nothing else of the core leaks into the modules.
+"""
+from __future__ import annotations
+
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import CommandError, PkgsrcError
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result, Runner, validate_argv
+
+
+class AnsibleRunner(Runner):
+    """Runs argv lists through AnsibleModule.run_command (never a shell), in the C locale."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def run(self, argv, env=None, cwd=None, stdin=None):
+        args = validate_argv(argv)
+        environ = {"LC_ALL": "C"}
+        environ.update(env or {})
+        rc, out, err = self.module.run_command(list(args), check_rc=False, environ_update=environ, cwd=cwd,
+                                               data=stdin, binary_data=True, use_unsafe_shell=False)
+        return Result(args, rc, out, err)
+
+
+def run(module, function, *args, **kwargs):
+    """Call a core function; turn a PkgsrcError into fail_json (no traceback reaches the user)."""
+    try:
+        return function(*args, **kwargs)
+    except PkgsrcError as exc:
+        extra = {}
+        if isinstance(exc, CommandError):
+            extra = {"cmd": exc.argv, "rc": exc.rc, "stdout": exc.stdout, "stderr": exc.stderr}
+        module.fail_json(msg=str(exc), **extra)
+    return None

@@ -1,0 +1,129 @@
+"""Converge a prefix's packages: read, plan, (check mode stops here), lock, re-plan, run, verify.
+
+This is the one call the Ansible module and the Salt functions make for packages.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence
+
+from .catalogue import load_catalogue, repository_urls
+from .errors import PkgsrcError
+from .lock import PkgdbLock
+from .packages import (CatalogueNeeded, Installed, PackagePlan, PackageRequest, PackageResult,
+                       plan_packages)
+from .pkgdb import read_pkgdb
+from .layout import Layout
+from .pkgtools import Command, pkg_add_commands, pkgin_commands, run_commands, summary_cache_dir, tool_path
+from .runner import Runner
+from .versions import compile_pattern
+
+
+class NotBootstrappedError(PkgsrcError):
+    """The prefix has no package database."""
+
+
+def read_installed(pkg_dbdir: str) -> Dict[str, Installed]:
+    """name -> Installed, straight from the package database (no process)."""
+    if not os.path.isdir(pkg_dbdir):
+        raise NotBootstrappedError("no package database at %s: pkgsrc is not bootstrapped in this prefix"
+                                   % pkg_dbdir,
+                                   "bootstrap it first (pkgsrc.deploy.bootstrap / pkgsrc.bootstrap), "
+                                   "or give the prefix it was installed in")
+    out: Dict[str, Installed] = {}
+    for pkg in read_pkgdb(pkg_dbdir):
+        out[pkg.name] = Installed(pkg.pkgname, pkg.automatic, tuple(pkg.required_by))
+    return out
+
+
+def _plan(request: PackageRequest, installed: Dict[str, Installed], layout: Layout,
+          cache_dir: Optional[str]) -> PackagePlan:
+    def plan(available: Optional[Sequence[str]]) -> PackagePlan:
+        return plan_packages(request.names, request.state, installed, available,
+                             remove_dependants=request.remove_dependants,
+                             upgrade_all=request.upgrade, autoremove=request.autoremove)
+
+    refresh = request.update_cache or request.state == "latest" or request.upgrade
+    try:
+        if request.state != "latest" and not request.upgrade:
+            return plan(None)
+    except CatalogueNeeded:
+        pass
+    catalogue = load_catalogue(repository_urls(layout.host(layout.sysconfdir)), cache_dir, refresh)
+    return plan(catalogue.pkgnames)
+
+
+def _pkgin_cache_full(layout: Layout) -> bool:
+    cache = layout.host(os.path.join(layout.varbase, "db", "pkgin", "cache"))
+    try:
+        return any(True for _ in os.scandir(cache))
+    except OSError:
+        return False
+
+
+def _commands(plan: PackagePlan, request: PackageRequest, layout: Layout, use_pkgin: bool) -> List[Command]:
+    if use_pkgin:
+        return pkgin_commands(plan, layout, update_cache=request.update_cache,
+                              clean=request.clean and _pkgin_cache_full(layout))
+    return pkg_add_commands(plan, layout)
+
+
+def _predict(installed: Dict[str, Installed], plan: PackagePlan) -> List[str]:
+    names = {p.pkgname for p in installed.values()}
+    for change in plan.changes + plan.upgrade_all:
+        if change.action == "remove":
+            names.discard(change.pkgname)
+        else:
+            if change.current:
+                names.discard(change.current)
+            names.add(change.pkgname)
+    names.difference_update(plan.autoremove)
+    return sorted(names)
+
+
+def _verify(request: PackageRequest, layout: Layout, plan: PackagePlan) -> Dict[str, Installed]:
+    installed = read_installed(layout.host(layout.pkg_dbdir))
+    pkgnames = [p.pkgname for p in installed.values()]
+    missing: List[str] = []
+    for req in request.names:
+        matches = compile_pattern(req)
+        found = any(matches(p) for p in pkgnames)
+        if found != (request.state != "absent"):
+            missing.append(req)
+    for change in plan.changes:
+        if change.action in ("install", "upgrade", "downgrade") and change.pkgname not in pkgnames:
+            missing.append(change.pkgname)
+    if missing:
+        raise PkgsrcError("the package tools finished but the package database does not show %s as asked"
+                          % ", ".join(sorted(set(missing))),
+                          "look at the tool output in this result and at %s/db/pkgin/pkg_install-err.log"
+                          % layout.varbase)
+    return installed
+
+
+def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
+                      check_mode: bool = False) -> PackageResult:
+    """Bring the prefix's packages to the request. In check mode, plan and report only."""
+    installed = read_installed(layout.host(layout.pkg_dbdir))
+    use_pkgin = os.access(tool_path(layout, "pkgin"), os.X_OK)
+    backend = "pkgin" if use_pkgin else "pkg_install"
+    cache_dir = None if check_mode else summary_cache_dir(layout)
+    plan = _plan(request, installed, layout, cache_dir)
+    before = sorted(p.pkgname for p in installed.values())
+    if check_mode:
+        commands = _commands(plan, request, layout, use_pkgin)
+        return PackageResult(plan.changed or any(c.purpose.startswith("clean") for c in commands), plan,
+                             backend, tuple(c.as_dict() for c in commands),
+                             tuple(plan.summary_lines()), tuple(before), tuple(_predict(installed, plan)))
+    with PkgdbLock(layout.host(layout.pkg_dbdir), timeout=request.lock_timeout):
+        # Another run may have changed the prefix while this one waited: plan again.
+        installed = read_installed(layout.host(layout.pkg_dbdir))
+        before = sorted(p.pkgname for p in installed.values())
+        plan = _plan(request, installed, layout, cache_dir)
+        commands = _commands(plan, request, layout, use_pkgin)
+        done = run_commands(commands, runner)
+        after_installed = _verify(request, layout, plan) if commands else installed
+    after = sorted(p.pkgname for p in after_installed.values())
+    changed = plan.changed or before != after or any(c.purpose.startswith("clean") for c in commands)
+    return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines()),
+                         tuple(before), tuple(after))

@@ -1,0 +1,176 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, the pkgsrc.deploy developers
+# BSD-2-Clause (see LICENSE)
+"""Ansible module pkgsrc.deploy.package."""
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: package
+short_description: Manage pkgsrc binary packages with pkgin or pkg_install
+version_added: 0.1.0
+description:
+  - Installs, upgrades, downgrades and removes pkgsrc binary packages in a pkgsrc prefix, on any
+    platform pkgsrc runs on (illumos/SmartOS, Linux, macOS, NetBSD, unprivileged prefixes).
+  - Reads the installed packages straight from the package database and plans every change
+    before running anything, so a host that is already as asked costs no process at all, and
+    all packages of one kind of change go to one batched pkgin (or pkg_add) command.
+  - Names may be plain names (V(nginx)), exact package names (V(nginx-1.25.3)) or any
+    pkg_install pattern (V(php>=8.1<8.2), V(py311-requests-[0-9]*), V({nginx,apache}-*)).
+    Names with V(+) and other characters pkgsrc allows work as they are.
+  - Uses pkgin where the prefix has it, otherwise pkg_add/pkg_delete with the prefix's PKG_PATH.
+  - Holds a lock on the prefix's package database around every change; concurrent runs wait.
+author:
+  - pkgsrc.deploy developers
+extends_documentation_fragment:
+  - pkgsrc.deploy._prefix
+attributes:
+  check_mode:
+    support: full
+    description: Plans and reports the changes, runs nothing and writes nothing.
+  diff_mode:
+    support: full
+    description: Shows the installed package names before and after.
+options:
+  name:
+    description:
+      - Package names, package names with versions, or pkg_install patterns.
+      - An entry that matches nothing the repositories offer fails the task before anything
+        is changed.
+    type: list
+    elements: str
+    aliases: [pkg, names]
+    default: []
+  state:
+    description:
+      - V(present) installs what is missing (an installed version that matches is kept),
+        V(latest) also upgrades to the best matching version the repositories offer,
+        V(absent) removes.
+      - A version pattern that the installed version does not match installs the best
+        matching version, upgrading or downgrading as needed.
+    type: str
+    choices: [present, latest, absent]
+    default: present
+  update_cache:
+    description:
+      - Refresh the repository database (C(pkgin update)) and the summaries this module reads,
+        before planning.
+    type: bool
+    default: false
+  upgrade:
+    description: Upgrade every installed package that has a newer version (C(pkgin upgrade)).
+    type: bool
+    default: false
+  autoremove:
+    description: Remove packages that were installed as dependencies and are no longer needed.
+    type: bool
+    default: false
+  clean:
+    description: Empty pkgin's download cache.
+    type: bool
+    default: false
+  remove_dependants:
+    description:
+      - With O(state=absent), also remove installed packages that depend on the ones named.
+        Without it, removing a package others depend on fails with the list of dependants.
+    type: bool
+    default: false
+  lock_timeout:
+    description: Seconds to wait for another run holding the prefix's package database lock.
+    type: int
+    default: 600
+notes:
+  - The repositories are the prefix's own (C(pkgin/repositories.conf), or C(PKG_PATH) in
+    C(pkg_install.conf)); manage them with M(pkgsrc.deploy.repository).
+seealso:
+  - module: pkgsrc.deploy.bootstrap
+  - module: pkgsrc.deploy.repository
+  - module: pkgsrc.deploy.facts
+"""
+
+EXAMPLES = r"""
+- name: Install nginx and a PHP 8.1 in the default prefix
+  pkgsrc.deploy.package:
+    name:
+      - nginx
+      - php>=8.1<8.2
+
+- name: Keep a user-space prefix current
+  pkgsrc.deploy.package:
+    prefix: ~/pkg
+    name: [py311-requests, gtk2+]
+    state: latest
+    update_cache: true
+
+- name: Remove a library and everything that depends on it
+  pkgsrc.deploy.package:
+    name: libfoo
+    state: absent
+    remove_dependants: true
+"""
+
+RETURN = r"""
+plan:
+  description: The planned changes (action, pkgname, the request that asked for it, current version).
+  returned: always
+  type: dict
+  sample: {"changes": [{"action": "install", "pkgname": "nginx-1.25.3", "request": "nginx", "current": null}]}
+commands:
+  description: The commands run (in check mode, that would run).
+  returned: always
+  type: list
+  elements: dict
+installed:
+  description: The package names installed in the prefix afterwards (predicted in check mode).
+  returned: always
+  type: list
+  elements: str
+backend:
+  description: V(pkgin) or V(pkg_install).
+  returned: always
+  type: str
+prefix:
+  description: The prefix worked on.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.converge import converge_packages
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages import PackageRequest
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.prefixes import select_prefix
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="list", elements="str", aliases=["pkg", "names"], default=[]),
+            state=dict(type="str", choices=["present", "latest", "absent"], default="present"),
+            prefix=dict(type="path"),
+            pkg_dbdir=dict(type="path"),
+            update_cache=dict(type="bool", default=False),
+            upgrade=dict(type="bool", default=False),
+            autoremove=dict(type="bool", default=False),
+            clean=dict(type="bool", default=False),
+            remove_dependants=dict(type="bool", default=False),
+            lock_timeout=dict(type="int", default=600),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    layout = run(module, select_prefix, params["prefix"], params["pkg_dbdir"])
+    request = PackageRequest(tuple(params["name"]), params["state"], params["update_cache"], params["upgrade"],
+                             params["autoremove"], params["clean"], params["remove_dependants"],
+                             float(params["lock_timeout"]))
+    result = run(module, converge_packages, request, layout, AnsibleRunner(module), module.check_mode)
+    out = result.as_dict()
+    out.update(prefix=layout.prefix, msg="; ".join(result.messages) or "nothing to change")
+    if module._diff:  # pylint: disable=protected-access
+        out["diff"] = result.diff
+    module.exit_json(**out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""Salt execution module for pkgsrc: packages (Salt's package-provider interface) and more.
+
+With ``providers: {pkg: pkgsrc}`` in the minion configuration, the standard ``pkg.installed``,
+``pkg.latest`` and ``pkg.removed`` states use it, on Linux, macOS, illumos and NetBSD alike.
+Every function takes ``prefix`` to choose the pkgsrc prefix (default: the first one found).
+The work is done by the shared pkgsrc_core library (the same code as the Ansible collection).
+"""
+from __future__ import annotations
+
+import logging
+
+from salt.exceptions import CommandExecutionError
+
+try:
+    from pkgsrc_core.converge import converge_packages, read_installed
+    from pkgsrc_core.errors import PkgsrcError
+    from pkgsrc_core.packages import PackageRequest
+    from pkgsrc_core.prefixes import find_prefixes, select_prefix
+    from pkgsrc_core.catalogue import load_catalogue, repository_urls
+    from pkgsrc_core.pkgtools import summary_cache_dir
+    from pkgsrc_core.runner import SubprocessRunner
+    from pkgsrc_core.versions import best_match, dewey_cmp, split_pkgname
+
+    HAS_CORE = True
+except ImportError:  # pragma: no cover - reported by __virtual__
+    HAS_CORE = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "pkgsrc"
+
+# Injected by the Salt loader when it loads this module; named here for readers and linters.
+__salt__ = {}
+__opts__ = {}
+
+
+def __virtual__():
+    if not HAS_CORE:
+        return (False, "pkgsrc_core is missing: run saltutil.sync_all, or install the saltext-pkgsrc wheel")
+    return __virtualname__
+
+
+def _call(function, *args, **kwargs):
+    """Call the core; a PkgsrcError becomes CommandExecutionError with its message and hint."""
+    try:
+        return function(*args, **kwargs)
+    except PkgsrcError as exc:
+        raise CommandExecutionError(str(exc)) from None
+
+
+def _layout(prefix=None):
+    return _call(select_prefix, prefix)
+
+
+def _targets(name=None, pkgs=None, version=None):
+    """Salt's name/pkgs/version arguments -> pkg_install patterns."""
+    out = []
+    if pkgs:
+        for entry in pkgs:
+            if isinstance(entry, dict):
+                for pkg, ver in entry.items():
+                    out.append(_with_version(pkg, ver))
+            else:
+                out.append(str(entry))
+    elif name:
+        out.append(_with_version(name, version))
+    return out
+
+
+def _with_version(name, version):
+    if version in (None, "", "latest"):
+        return str(name)
+    version = str(version).strip()
+    if version[:1] in "<>":
+        return "%s%s" % (name, version.replace(" ", ""))
+    if version.startswith("="):
+        version = version.lstrip("=")
+    return "%s-%s" % (name, version)
+
+
+def _converge(names, state, prefix=None, test=False, **options):
+    layout = _layout(prefix)
+    request = PackageRequest(tuple(names), state, **options)
+    return _call(converge_packages, request, layout, SubprocessRunner(), test)
+
+
+def manage(names=None, state="present", prefix=None, test=False, pkgs=None, version=None, **options):
+    """
+    Converge packages in one call: the same options and results as the Ansible module
+    pkgsrc.deploy.package (state present/latest/absent, update_cache, upgrade, autoremove,
+    clean, remove_dependants). ``names`` is a list of names/patterns; ``pkgs`` and
+    ``version`` are accepted as Salt's pkg functions take them. With test=True, plan only.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.manage '["nginx", "php>=8.1<8.2"]'
+        salt '*' pkgsrc.manage '["hello"]' state=latest update_cache=True test=True
+    """
+    allowed = ("update_cache", "upgrade", "autoremove", "clean", "remove_dependants", "lock_timeout")
+    opts = {k: v for k, v in options.items() if k in allowed}
+    targets = list(names or []) + _targets(None, pkgs) if pkgs else list(names or [])
+    if version and len(targets) == 1:
+        targets = [_with_version(targets[0], version)]
+    result = _converge(targets, state, prefix, test=bool(test), **opts)
+    out = result.as_dict()
+    out["changes"] = result.version_changes()
+    out["diff"] = result.diff
+    return out
+
+
+def list_pkgs(versions_as_list=False, prefix=None, **kwargs):
+    """
+    List the packages installed in the prefix, read straight from its package database.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.list_pkgs
+        salt '*' pkgsrc.list_pkgs prefix=/opt/pkg
+    """
+    if kwargs.get("removed") or kwargs.get("purge_desired"):
+        return {}
+    layout = _layout(prefix)
+    installed = _call(read_installed, layout.host(layout.pkg_dbdir))
+    if versions_as_list:
+        return {name: [pkg.version] for name, pkg in installed.items()}
+    return {name: pkg.version for name, pkg in installed.items()}
+
+
+def version(*names, **kwargs):
+    """
+    The installed version of one or more packages ('' when not installed).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.version nginx
+        salt '*' pkgsrc.version nginx php
+    """
+    pkgs = list_pkgs(prefix=kwargs.get("prefix"))
+    if len(names) == 1:
+        return pkgs.get(names[0], "")
+    return {name: pkgs.get(name, "") for name in names}
+
+
+def version_cmp(pkg1, pkg2, ignore_epoch=False, **kwargs):  # pylint: disable=unused-argument
+    """
+    Compare two versions with pkgsrc's dewey rules: -1, 0 or 1 (1.0rc1 < 1.0 < 1.0nb1 < 1.0.1).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.version_cmp 1.0rc1 1.0
+    """
+    return dewey_cmp(str(pkg1), str(pkg2))
+
+
+def _available(prefix=None, refresh=False):
+    layout = _layout(prefix)
+    return _call(load_catalogue, repository_urls(layout.host(layout.sysconfdir)), summary_cache_dir(layout),
+                 bool(refresh)).pkgnames
+
+
+def latest_version(*names, **kwargs):
+    """
+    The newest version the repositories offer for each package, or '' when the installed one is
+    already the newest (as Salt's package providers do).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.latest_version nginx
+    """
+    prefix = kwargs.get("prefix")
+    available = _available(prefix, kwargs.get("refresh", False))
+    installed = list_pkgs(prefix=prefix)
+    out = {}
+    for name in names:
+        best = best_match(name, [p for p in available if split_pkgname(p)[0] == name])
+        newest = split_pkgname(best)[1] if best else ""
+        if newest and name in installed and dewey_cmp(newest, installed[name]) <= 0:
+            newest = ""
+        out[name] = newest
+    return out[names[0]] if len(names) == 1 else out
+
+
+available_version = latest_version
+
+
+def upgrade_available(name, **kwargs):
+    """
+    True when the repositories offer a newer version of the package.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.upgrade_available nginx
+    """
+    return latest_version(name, **kwargs) != ""
+
+
+def list_upgrades(refresh=True, prefix=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    Installed packages that have a newer version: {name: newest version}.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.list_upgrades
+    """
+    result = _converge([], "present", prefix, test=True, upgrade=True, update_cache=bool(refresh))
+    return {split_pkgname(c.pkgname)[0]: split_pkgname(c.pkgname)[1] for c in result.plan.upgrade_all}
+
+
+def refresh_db(prefix=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    Refresh the repository database (pkgin update, and the summaries read for planning).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.refresh_db
+    """
+    _converge([], "present", prefix, update_cache=True)
+    return True
+
+
+def install(name=None, refresh=False, pkgs=None, version=None, prefix=None, **kwargs):  # pylint: disable=redefined-outer-name
+    """
+    Install packages: names, exact versions or pkg_install patterns, in one batched command.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.install nginx
+        salt '*' pkgsrc.install pkgs='["nginx", "php>=8.1<8.2"]'
+        salt '*' pkgsrc.install hello version=1.0
+    """
+    if kwargs.get("sources"):
+        raise CommandExecutionError("pkgsrc.install does not take sources: name packages from the repositories")
+    targets = _targets(name, pkgs, version)
+    if not targets:
+        return {}
+    return _converge(targets, "present", prefix, update_cache=bool(refresh)).version_changes()
+
+
+def upgrade(name=None, pkgs=None, refresh=True, prefix=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    Upgrade the named packages, or every package that has a newer version.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.upgrade
+        salt '*' pkgsrc.upgrade name=nginx
+    """
+    targets = _targets(name, pkgs)
+    if targets:
+        result = _converge(targets, "latest", prefix, update_cache=bool(refresh))
+    else:
+        result = _converge([], "present", prefix, upgrade=True, update_cache=bool(refresh))
+    return result.version_changes()
+
+
+def remove(name=None, pkgs=None, prefix=None, **kwargs):
+    """
+    Remove packages. Packages others depend on are refused unless remove_dependants=True.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.remove nginx
+        salt '*' pkgsrc.remove libfoo remove_dependants=True
+    """
+    targets = _targets(name, pkgs)
+    if not targets:
+        return {}
+    result = _converge(targets, "absent", prefix, remove_dependants=bool(kwargs.get("remove_dependants")))
+    return result.version_changes()
+
+
+def purge(name=None, pkgs=None, **kwargs):
+    """
+    The same as remove (pkgsrc keeps no separate configuration state to purge).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.purge nginx
+    """
+    return remove(name=name, pkgs=pkgs, **kwargs)
+
+
+def autoremove(prefix=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    Remove packages installed as dependencies that nothing needs any more.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.autoremove
+    """
+    return _converge([], "present", prefix, autoremove=True).version_changes()
+
+
+def prefixes(**kwargs):  # pylint: disable=unused-argument
+    """
+    The pkgsrc prefixes found on this host with their layout.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.prefixes
+    """
+    return [layout.to_dict() for layout in find_prefixes()]

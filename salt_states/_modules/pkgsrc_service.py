@@ -1,0 +1,52 @@
+"""Salt execution module pkgsrc_service: one service description, registered natively with SMF,
+systemd, launchd or rc.d (the same core and options as the Ansible module pkgsrc.deploy.service).
+"""
+from __future__ import annotations
+
+from salt.exceptions import CommandExecutionError
+
+try:
+    from pkgsrc_core.errors import PkgsrcError
+    from pkgsrc_core.runner import SubprocessRunner
+    from pkgsrc_core.services.options import manage_service
+
+    HAS_CORE = True
+except ImportError:  # pragma: no cover - reported by __virtual__
+    HAS_CORE = False
+
+__virtualname__ = "pkgsrc_service"
+
+# Injected by the Salt loader when it loads this module; named here for readers and linters.
+__salt__ = {}
+__opts__ = {}
+
+
+def __virtual__():
+    if not HAS_CORE:
+        return (False, "pkgsrc_core is missing: run saltutil.sync_all, or install the saltext-pkgsrc wheel")
+    return __virtualname__
+
+
+def manage(name, state="started", test=False, **options):
+    """
+    Register, enable and run (or remove) a service. Options as the Ansible module
+    pkgsrc.deploy.service: command (list), description, user, group, working_dir, env (dict),
+    stop_command, reload_command, network, filesystems, depends_on, restart, start_timeout,
+    stop_timeout, forks, pid_file, log_file, enabled, init, scope, source, prefix.
+    state: started, stopped, restarted, reloaded, registered or absent. test=True plans only.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc_service.manage webapp command='["/opt/local/bin/webapp", "-f"]'
+        salt '*' pkgsrc_service.manage nginx source=package prefix=/opt/local
+    """
+    params = {k: v for k, v in options.items() if not k.startswith("__")}
+    params.update(name=name, state=state)
+    if isinstance(params.get("env"), dict):
+        params["env"] = {str(k): str(v) for k, v in params["env"].items()}
+    try:
+        return manage_service(params, SubprocessRunner(timeout=600), check=bool(test))
+    except PkgsrcError as exc:
+        raise CommandExecutionError(str(exc)) from None

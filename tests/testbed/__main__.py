@@ -1,0 +1,8 @@
+"""``python -m tests.testbed``: see tests/testbed/cli.py."""
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,181 @@
+"""Access material for a testbed run: the ssh key pair, Ansible inventories, and the salt-ssh set-up.
+
+The hosts are reachable only inside the run's network namespaces, so ssh goes through
+``ProxyCommand=nsenter --net=/run/netns/<controller ns> nc %h %p``: only that one ``nc`` enters the
+controller namespace; ssh, Ansible and Salt themselves run in the root namespace as usual.
+
+Files written into the run's work folder::
+
+    ssh/id_ed25519, ssh/id_ed25519.pub, ssh/authorized_keys    key pair made for this run only
+    cp/                                                         ssh ControlPersist sockets (closed at teardown)
+    ansible/inventory.yml          ssh as root
+    ansible/inventory-nsenter.yml  community.docker.nsenter (ansible_nsenter_pid), no ssh at all
+    ansible/inventory-grid.yml     ssh as the unprivileged user ``grid``
+    ansible/ansible.cfg            collections path, no host key checking, no retry files
+    salt/master, salt/roster       salt-ssh: ``salt-ssh -c WORKDIR/salt '*' test.ping``
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from .rootfs import UNPRIVILEGED_UID, UNPRIVILEGED_USER
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+COLLECTIONS_PATH = REPO_ROOT / "build" / "collections"
+SSH_KEY = "ssh/id_ed25519"
+HOST_PYTHON = "/usr/bin/python3"
+
+
+def proxy_command(ctl_netns: str) -> str:
+    """The ssh ProxyCommand that reaches a host from the root namespace."""
+    return f"nsenter --net=/run/netns/{ctl_netns} nc %h %p"
+
+
+def ssh_options(workdir: Path, ctl_netns: str) -> list[str]:
+    """ssh ``-o`` options (without the ``-o``) shared by every ssh, Ansible and salt-ssh connection."""
+    return [
+        f"ProxyCommand={proxy_command(ctl_netns)}",
+        "StrictHostKeyChecking=no",
+        "UserKnownHostsFile=/dev/null",
+        "GlobalKnownHostsFile=/dev/null",
+        "LogLevel=ERROR",
+        "IdentitiesOnly=yes",
+        "BatchMode=yes",
+        "ConnectTimeout=10",
+    ]
+
+
+def make_ssh_key(workdir: Path, comment: str) -> Path:
+    """Generate the run's ed25519 key pair and the authorized_keys file hosts get bind-mounted."""
+    key = workdir / SSH_KEY
+    key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not key.exists():
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)],
+                       check=True, capture_output=True)
+    auth = key.parent / "authorized_keys"
+    auth.write_text(key.with_suffix(".pub").read_text(encoding="utf-8"), encoding="utf-8")
+    auth.chmod(0o644)
+    (workdir / "cp").mkdir(mode=0o700, exist_ok=True)
+    return key
+
+
+def ssh_argv(workdir: Path, ctl_netns: str, ip: str, argv: Sequence[str], user: str = "root") -> list[str]:
+    """argv that runs ``argv`` on a host over ssh (a shared ControlPersist master per host and user)."""
+    opts: list[str] = []
+    for opt in ssh_options(workdir, ctl_netns) + ["ControlMaster=auto", f"ControlPath={workdir}/cp/%C",
+                                                  "ControlPersist=60s"]:
+        opts += ["-o", opt]
+    return ["ssh", "-i", str(workdir / SSH_KEY), *opts, "-l", user, ip, "--", *argv]
+
+
+def _quote_for_ssh_args(opts: list[str]) -> str:
+    # ansible splits ansible_ssh_common_args with shlex: quote each -o value that has spaces.
+    return " ".join(f"-o '{o}'" if " " in o else f"-o {o}" for o in opts)
+
+
+def _shell_quote_value(opt: str) -> str:
+    key, _, value = opt.partition("=")
+    return f"{key}='{value}'" if " " in value else opt
+
+
+def _dump(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, default_flow_style=False, sort_keys=False, width=100000), encoding="utf-8")
+
+
+def write_ansible(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]], http_url: str) -> dict[str, str]:
+    """Write the three inventories and an ansible.cfg; return their paths by kind."""
+    adir = workdir / "ansible"
+    key = str(workdir / SSH_KEY)
+    common_vars = {
+        "ansible_python_interpreter": HOST_PYTHON,
+        "testbed_http_url": http_url,
+        "testbed_unprivileged_user": UNPRIVILEGED_USER,
+        "testbed_unprivileged_uid": UNPRIVILEGED_UID,
+        "testbed_unprivileged_home": f"/home/{UNPRIVILEGED_USER}",
+    }
+    ssh_vars = {
+        "ansible_connection": "ssh",
+        "ansible_ssh_private_key_file": key,
+        "ansible_ssh_common_args": _quote_for_ssh_args(ssh_options(workdir, ctl_netns)),
+        "ansible_ssh_pipelining": True,
+        "ansible_control_path_dir": str(workdir / "cp"),
+    }
+
+    def host_vars(h: dict[str, Any]) -> dict[str, Any]:
+        return {"ansible_host": h["ip"], "testbed_leader_pid": h["leader_pid"], "testbed_machine": h["machine"]}
+
+    variants = {
+        "ssh": ({**ssh_vars, "ansible_user": "root"}, {}),
+        "nsenter": ({"ansible_connection": "community.docker.nsenter"},
+                    {"ansible_nsenter_pid": None}),
+        "grid": ({**ssh_vars, "ansible_user": UNPRIVILEGED_USER}, {}),
+    }
+    paths = {}
+    for kind, (group_vars, per_host) in variants.items():
+        hv = {}
+        for h in hosts:
+            entry = host_vars(h)
+            if "ansible_nsenter_pid" in per_host:
+                entry["ansible_nsenter_pid"] = h["leader_pid"]
+            hv[h["name"]] = entry
+        inv = {"all": {"vars": {**common_vars, **group_vars}, "children": {"testbed": {"hosts": hv}}}}
+        name = "inventory.yml" if kind == "ssh" else f"inventory-{kind}.yml"
+        _dump(adir / name, inv)
+        paths[kind] = str(adir / name)
+    cfg = adir / "ansible.cfg"
+    cfg.write_text(
+        "[defaults]\n"
+        f"inventory = {paths['ssh']}\n"
+        f"collections_path = {COLLECTIONS_PATH}\n"
+        "host_key_checking = False\n"
+        "retry_files_enabled = False\n"
+        "interpreter_python = /usr/bin/python3\n"
+        "forks = 20\n"
+        "[ssh_connection]\n"
+        "pipelining = True\n"
+        f"control_path_dir = {workdir / 'cp'}\n",
+        encoding="utf-8")
+    paths["config"] = str(cfg)
+    return paths
+
+
+def write_salt(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Write a salt-ssh master config and roster; return their paths (``config_dir`` is for ``salt-ssh -c``)."""
+    sdir = workdir / "salt"
+    roster = {}
+    for h in hosts:
+        roster[h["name"]] = {
+            "host": h["ip"],
+            "user": "root",
+            "priv": str(workdir / SSH_KEY),
+            # salt-ssh joins these as "-o OPT" and shlex-splits the result: quote values with spaces.
+            "ssh_options": [_shell_quote_value(o) for o in ssh_options(workdir, ctl_netns)],
+            "timeout": 30,
+        }
+    _dump(sdir / "roster", roster)
+    state_root = REPO_ROOT / "salt_states"
+    master = {
+        "root_dir": str(sdir / "root"),
+        "pki_dir": str(sdir / "pki"),
+        "cachedir": str(sdir / "cache"),
+        "sock_dir": str(sdir / "sock"),
+        "log_file": str(sdir / "master.log"),
+        "ssh_log_file": str(sdir / "ssh.log"),
+        "roster_file": str(sdir / "roster"),
+        "file_roots": {"base": [str(state_root)]},
+        "pillar_roots": {"base": [str(sdir / "pillar")]},
+        "fileserver_list_cache_time": 0,
+        "ssh_use_home_key": False,
+        "no_host_keys": True,
+        "ignore_host_keys": True,
+        "ssh_minion_opts": {"log_level": "warning"},
+        "thin_dir": "/var/tmp/pdtb-salt-thin",
+    }
+    _dump(sdir / "master", master)
+    (sdir / "pillar").mkdir(exist_ok=True)
+    return {"config_dir": str(sdir), "roster": str(sdir / "roster"), "master": str(sdir / "master")}

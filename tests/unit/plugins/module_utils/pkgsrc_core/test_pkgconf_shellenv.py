@@ -1,0 +1,100 @@
+"""pkgconf.py and shellenv.py: renderers that keep what they do not own and converge in one pass."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core import pkgconf, shellenv
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import PkgsrcError
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.layout import Layout
+
+# A pkg_install.conf as recent published kits ship it (CONTRACT.md §1).
+KIT_CONF = ("GPG_KEYRING_VERIFY=/opt/local/etc/gnupg/pkgsrc.gpg\n"
+            "GPG_KEYRING_PKGVULN=/opt/local/share/gnupg/pkgsrc-security.gpg\n"
+            "PKG_PATH=https://pkgsrc.smartos.org/packages/SmartOS/trunk/x86_64/All\n"
+            "VERIFIED_INSTALLATION=always\n")
+
+
+def test_pkg_install_conf_replaces_only_the_keys_given():
+    out = pkgconf.render_pkg_install_conf(KIT_CONF, {"PKG_PATH": "https://mirror.example/All"})
+    assert out == KIT_CONF.replace("https://pkgsrc.smartos.org/packages/SmartOS/trunk/x86_64/All",
+                                   "https://mirror.example/All")
+    assert pkgconf.render_pkg_install_conf(out, {"PKG_PATH": "https://mirror.example/All"}) == out
+
+
+def test_pkg_install_conf_adds_removes_and_dedupes():
+    current = "# comment\nPKG_PATH=a\nPKG_PATH=b\n"
+    out = pkgconf.render_pkg_install_conf(current, {"PKG_PATH": None, "VERIFIED_INSTALLATION": "trusted"})
+    assert out == "# comment\nVERIFIED_INSTALLATION=trusted\n"
+    assert pkgconf.render_pkg_install_conf(None, {"PKG_PATH": "x"}) == "PKG_PATH=x\n"
+
+
+@pytest.mark.parametrize("settings", [{"VERIFIED_INSTALLATION": "sometimes"}, {"bad key": "x"},
+                                      {"PKG_PATH": "a\nVERIFIED_INSTALLATION=never"}])
+def test_pkg_install_conf_refuses(settings):
+    with pytest.raises(PkgsrcError):
+        pkgconf.render_pkg_install_conf(KIT_CONF, settings)
+
+
+def test_repositories():
+    current = "# pkgin repositories\nhttps://a.example/All\n"
+    assert pkgconf.render_repositories(current, ["https://a.example/All"]) == current
+    out = pkgconf.render_repositories(current, ["https://b.example/All/", "file:///srv/repo/All"])
+    assert pkgconf.parse_repositories(out) == ["https://b.example/All", "file:///srv/repo/All"]
+    assert pkgconf.render_repositories(out, ["https://b.example/All", "file:///srv/repo/All"]) == out
+    with pytest.raises(PkgsrcError):
+        pkgconf.render_repositories(None, ["not a url"])
+    assert pkgconf.pkg_path_for(["https://a/All", "https://b/All"]) == "https://a/All;https://b/All"
+
+
+USER = Layout("/home/alice/pkg", "/home/alice/pkg/pkgdb", "/home/alice/pkg/etc", "/home/alice/pkg/var",
+              unprivileged=True)
+LINUX = Layout("/usr/pkg", "/usr/pkg/.pkgdb", "/usr/pkg/etc", "/usr/pkg/var")
+MAC = Layout("/opt/pkg", "/opt/pkg/.pkgdb", "/opt/pkg/etc", "/opt/pkg/var", mandir="share/man")
+
+
+def test_profile_block_is_added_replaced_and_removed():
+    files = shellenv.shell_files(USER, "Linux", "/home/alice")[0]
+    profile = files[0]
+    assert profile.path == "/home/alice/.profile"
+    first = profile.render("umask 022\nexport EDITOR=vi")
+    assert first.startswith("umask 022\nexport EDITOR=vi\n# BEGIN pkgsrc.deploy /home/alice/pkg\n")
+    assert first.endswith("# END pkgsrc.deploy /home/alice/pkg\n")
+    assert profile.render(first) == first
+    changed = first.replace("/home/alice/pkg/sbin:", "/old/sbin:")
+    assert profile.render(changed) == first
+    removed = shellenv.render_block(first, shellenv.block_id(USER), None)
+    assert removed == "umask 022\nexport EDITOR=vi\n"
+
+
+def test_profile_block_without_end_is_refused():
+    with pytest.raises(PkgsrcError):
+        shellenv.render_block("# BEGIN pkgsrc.deploy /home/alice/pkg\nPATH=x\n", "pkgsrc.deploy /home/alice/pkg",
+                              "PATH=y\n")
+
+
+def test_platform_files():
+    linux = shellenv.shell_files(LINUX, "Linux", "/root")[0]
+    assert [(f.path, f.mode) for f in linux] == [("/etc/profile.d/pkgsrc.sh", 0o644)]
+    assert 'PATH="/usr/pkg/sbin:/usr/pkg/bin:${PATH}"' in linux[0].render(None)
+    mac = shellenv.shell_files(MAC, "Darwin", "/var/root")[0]
+    assert [(f.path, f.render(None)) for f in mac] == [
+        ("/etc/paths.d/10-pkgsrc", "/opt/pkg/sbin\n/opt/pkg/bin\n"),
+        ("/etc/manpaths.d/10-pkgsrc", "/opt/pkg/share/man\n")]
+    none, notes = shellenv.shell_files(LINUX, "NetBSD", "/root")
+    assert none == () and "left alone" in notes[0]
+
+
+def test_profile_lines_work_in_sh(tmp_path):
+    import subprocess  # pylint: disable=import-outside-toplevel
+
+    script = tmp_path / "p.sh"
+    script.write_text(shellenv.profile_lines(LINUX) * 2 + 'echo "$PATH|$MANPATH"\n')
+    out = subprocess.run(["/bin/sh", str(script)], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "/usr/pkg/sbin:/usr/pkg/bin:/usr/bin:/bin|/usr/pkg/man:"
+
+
+def test_unsafe_prefix_refused():
+    odd = Layout('/opt/p"kg', '/opt/p"kg/pkgdb', '/opt/p"kg/etc', '/opt/p"kg/var')
+    with pytest.raises(PkgsrcError):
+        shellenv.shell_files(odd, "Linux", "/root")
