@@ -313,6 +313,9 @@ def run(records: int, runs: int, out: Path, workdir: Optional[Path]) -> Dict[str
         # zcat and the parse of one round run back to back, under much the same load
         "ratio_parse_to_zcat_median_of_rounds": round(statistics.median(
             p["seconds"] / z["seconds"] for p, z in zip(raw["parse"], zcat)), 2),
+        "rounds_wall_seconds": [{"zcat": round(z["seconds"], 3), "parse": round(p["seconds"], 3),
+                                 "touch": round(t["seconds"], 3), "index": round(i["seconds"], 3)}
+                                for z, p, t, i in zip(zcat, raw["parse"], raw["touch"], raw["index"])],
         "ratio_parse_cpu_to_zcat_cpu": round(results["parse"]["median_cpu_seconds"]
                                              / statistics.median(z["cpu_seconds"] for z in zcat), 2),
         "ratio_parse_main_thread_cpu_to_zcat_cpu": round(results["parse"]["median_main_thread_cpu_seconds"]

@@ -88,7 +88,7 @@ def measure_access(workbase: Path) -> Dict[str, Any]:
         ansible = [str(VENV_BIN / "ansible"), "all", "-m", "ansible.builtin.ping", "-i"]
         for kind in ("ssh", "nsenter"):
             out[f"ansible_ping_{kind}_2_hosts_s"] = [_timed(lambda k=kind: _run(ansible + [tb.files["inventory"][k]],
-                                                                                 env)) for _ in range(3)]
+                                                                                env)) for _ in range(3)]
         salt_ssh = [str(VENV_BIN / "salt-ssh"), "-c", tb.files["salt"]["config_dir"], "*", "test.ping"]
         out["salt_ssh_ping_2_hosts_first_s"] = _timed(lambda: _run(salt_ssh, env))
         out["salt_ssh_ping_2_hosts_warm_s"] = [_timed(lambda: _run(salt_ssh, env)) for _ in range(3)]

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, the pkgsrc.deploy developers
-# BSD-2-Clause (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module pkgsrc.deploy.package."""
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ description:
   - Uses pkgin where the prefix has it, otherwise pkg_add/pkg_delete with the prefix's PKG_PATH.
   - Holds a lock on the prefix's package database around every change; concurrent runs wait.
 author:
-  - pkgsrc.deploy developers
+  - pkgsrc.deploy developers (@pkgsrc-deploy)
 extends_documentation_fragment:
   - pkgsrc.deploy._prefix
 attributes:

@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright (c) 2026, the pkgsrc.deploy developers
-# BSD-2-Clause (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module pkgsrc.deploy.service."""
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ description:
   - Every value written into a manifest, unit, plist or script is validated or escaped; nothing
     is ever run through a shell.
 author:
-  - pkgsrc.deploy developers
+  - pkgsrc.deploy developers (@pkgsrc-deploy)
 attributes:
   check_mode:
     support: full

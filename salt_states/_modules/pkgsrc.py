@@ -13,9 +13,12 @@ from salt.exceptions import CommandExecutionError
 
 try:
     from pkgsrc_core.converge import converge_packages, read_installed
+    from pkgsrc_core.audit import audit as core_audit
     from pkgsrc_core.errors import PkgsrcError
+    from pkgsrc_core.facts import gather_facts
     from pkgsrc_core.packages import PackageRequest
     from pkgsrc_core.prefixes import find_prefixes, select_prefix
+    from pkgsrc_core.repository import RepositoryRequest, manage_repository
     from pkgsrc_core.catalogue import load_catalogue, repository_urls
     from pkgsrc_core.pkgtools import summary_cache_dir
     from pkgsrc_core.runner import SubprocessRunner
@@ -328,3 +331,58 @@ def prefixes(**kwargs):  # pylint: disable=unused-argument
         salt '*' pkgsrc.prefixes
     """
     return [layout.to_dict() for layout in find_prefixes()]
+
+
+def facts(prefixes=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    Facts about the host and every pkgsrc prefix on it: layout, repositories, branch,
+    pkg_install/pkgin versions and installed packages (the input of the fleet report).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.facts
+        salt '*' pkgsrc.facts prefixes='["/home/grid/pkg"]'
+    """
+    return _call(gather_facts, SubprocessRunner(timeout=60), list(prefixes or []))
+
+
+def audit(prefix=None, refresh=True, fail_on="never", test=False, **kwargs):  # pylint: disable=unused-argument
+    """
+    Fetch the vulnerability list and audit the installed packages (pkg_admin audit), returning
+    each vulnerable package with its type, advisory URL and level. With fail_on set to a level
+    (low, medium, high, critical), the result's ``failed`` is True when one is reached.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.audit
+        salt '*' pkgsrc.audit fail_on=critical
+    """
+    layout = _layout(prefix)
+    result = _call(core_audit, layout, SubprocessRunner(timeout=300), bool(refresh), fail_on, bool(test))
+    out = result.as_dict()
+    out["message"] = result.message()
+    return out
+
+
+def repository(repositories=None, branch=None, preferred=None, pkg_path=True, verified_installation=None,
+               update_cache=True, prefix=None, test=False, **kwargs):  # pylint: disable=unused-argument
+    """
+    Configure the prefix's repositories (pkgin repositories.conf, preferred.conf pins,
+    pkg_install.conf PKG_PATH and VERIFIED_INSTALLATION); the same options as the Ansible module
+    pkgsrc.deploy.repository. None leaves a part alone.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.repository repositories='["https://example.org/pkgsrc/{branch}/All"]' branch=2025Q3
+    """
+    request = RepositoryRequest(
+        tuple(repositories) if repositories is not None else None, branch,
+        tuple(preferred) if preferred is not None else None, bool(pkg_path), verified_installation,
+        bool(update_cache))
+    return _call(manage_repository, request, _layout(prefix), SubprocessRunner(timeout=300), bool(test))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -82,7 +81,7 @@ def test_install_chain_then_nothing_then_check_mode(site):
     planned = converge(local, "hello", "gtk2+", check=True)
     assert planned.changed
     assert [(c.action, c.pkgname) for c in planned.plan.changes] == [("install", "hello-1.1"),
-                                                                      ("install", "gtk2+-2.24.33nb1")]
+                                                                     ("install", "gtk2+-2.24.33nb1")]
     assert tree_hash(local.root / "opt", exclude=["pkg/var/db/pkgsrc-deploy"]) == tree
     assert len(calls(local)) == before
 
@@ -185,5 +184,46 @@ def test_concurrent_runs_on_one_prefix(site):
     db = installed(local)
     for names in wanted:
         for name in names:
-            assert any(p.startswith(name.split(">")[0] + "-") for p in db), name
+            assert any(p.startswith(name.split(">", maxsplit=1)[0] + "-") for p in db), name
     assert consistency_problems(local.pkgdb) == []
+
+
+def test_audit_with_real_vulnerability_list(site, samples_dir):
+    from pkgsrc_core.audit import audit, offline_audit  # pylint: disable=import-outside-toplevel
+
+    local, _all_dir, _server = site
+    converge(local, "hello-1.0", "foo-tool")
+    vulns = local.root / "pkg-vulnerabilities"
+    vulns.write_bytes((samples_dir / "pkgdb-final" / "pkg-vulnerabilities").read_bytes())
+    with open(local.prefix / "etc" / "pkg_install.conf", "a", encoding="utf-8") as conf:
+        conf.write("PKGVULNURL=file://%s\n" % vulns)
+    layout = layout_for_prefix(str(local.prefix))
+    assert offline_audit(layout) is None  # nothing fetched yet
+    result = audit(layout, SubprocessRunner(timeout=60), refresh=True, fail_on="high")
+    assert result.refreshed and not result.failed
+    assert [(v.pkgname, v.type) for v in result.vulnerabilities] == [("hello-1.0", "denial-of-service")]
+    # The offline audit (facts, reports) agrees with pkg_admin audit, without running it.
+    assert offline_audit(layout) == list(result.vulnerabilities)
+    assert audit(layout, SubprocessRunner(timeout=60), refresh=False, fail_on="medium").failed
+
+
+def test_repository_configuration_then_nothing_then_check(site, tmp_path):
+    from pkgsrc_core.repository import RepositoryRequest, manage_repository  # pylint: disable=import-outside-toplevel
+
+    local, _all_dir, _server = site
+    layout = layout_for_prefix(str(local.prefix))
+    conf = local.prefix / "etc" / "pkgin" / "repositories.conf"
+    url = conf.read_text().split()[-1]
+    other = (tmp_path / "mirror").as_uri()
+    request = RepositoryRequest((url, other + "/{branch}/All"), "2025Q3", ("php>=8.1<8.2",), True, "never", False)
+    tree = tree_hash(local.prefix)
+    planned = manage_repository(request, layout, SubprocessRunner(), check_mode=True)
+    assert planned["changed"] and tree_hash(local.prefix) == tree
+    done = manage_repository(request, layout, SubprocessRunner())
+    assert done["changed"]
+    assert [line for line in conf.read_text().splitlines() if not line.startswith("#")] == [
+        url, other + "/2025Q3/All"]
+    pkg_install_conf = (local.prefix / "etc" / "pkg_install.conf").read_text()
+    assert "PKG_PATH=%s;%s/2025Q3/All\n" % (url, other) in pkg_install_conf
+    assert "php>=8.1<8.2" in (local.prefix / "etc" / "pkgin" / "preferred.conf").read_text()
+    assert not manage_repository(request, layout, SubprocessRunner())["changed"]

@@ -32,6 +32,13 @@ with urllib.request.urlopen(req, timeout=10) as resp:
     sys.stdout.write("%d %s %d\\n" % (resp.status, resp.headers["Content-Range"], len(resp.read())))
 """
 
+# Read the ssh banner of another host, by name.
+SSH_BANNER = """\
+import socket, sys
+with socket.create_connection((sys.argv[1], 22), timeout=5) as conn:
+    sys.stdout.write(conn.recv(64).decode())
+"""
+
 
 def _tool_env(tb: Testbed) -> dict[str, str]:
     env = dict(os.environ)
@@ -96,9 +103,15 @@ def test_two_hosts_fetch_over_http_and_answer_ansible_and_salt(testbed) -> None:
         assert host.run(["id", "-u"], user="grid").stdout.strip() == "1500"
         assert host.run(["systemctl", "--user", "is-system-running"], user="grid", check=False).stdout.strip() \
             in ("running", "degraded")
-        # No route anywhere but the testbed subnet.
+        # systemd-networkd manages eth0 with the static address; no route anywhere but the testbed subnet.
+        assert host.run(["networkctl", "--no-legend", "list", "eth0"]).stdout.split()[-2:] == ["routable",
+                                                                                              "configured"]
         routes = host.run(["ip", "-4", "route", "show"]).stdout
         assert "default" not in routes and "10.213.0.0/24" in routes
+        # Hosts reach each other by name (the run's /etc/hosts) on the bridge.
+        other = tb.hosts[1 - tb.hosts.index(host)]
+        banner = host.run(["python3", "-c", SSH_BANNER, other.name]).stdout
+        assert banner.startswith("SSH-2.0-OpenSSH"), banner
 
     requests = [r for r in tb.http_requests() if r["path"] == "/All/pkg_summary.gz"]
     assert {r["client"] for r in requests} == {h.ip for h in tb.hosts}

@@ -56,7 +56,7 @@ def parse_plist(text: str) -> List[PlistEntry]:
         if not line.strip():
             continue
         if line.startswith("@"):
-            word, _, arg = line[1:].partition(" ")
+            word, _unused, arg = line[1:].partition(" ")
             kind = _DIRECTIVES.get(word.strip())
             if kind is None:
                 kind = "unknown:" + word.strip()

@@ -107,4 +107,3 @@ def join(base: str, name: str) -> str:
     if is_url(base):
         return with_slash(base) + urllib.parse.quote(name)
     return os.path.join(base, name)
-

@@ -303,7 +303,7 @@ def effective_pgs(repo: Dict[str, Any], svc: str, inst: Optional[str]) -> Dict[s
 
 
 def prop_value(pgs: Dict[str, Dict[str, Any]], name: str, default: str = "") -> str:
-    pg, _, prop = name.partition("/")
+    pg, _unused, prop = name.partition("/")
     try:
         values = pgs[pg]["props"][prop][1]
     except KeyError:
@@ -411,7 +411,7 @@ def _prepare(config: Mapping[str, str], repo: Dict[str, Any], svc: str, inst: st
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "SMF_FMRI": fmri, "SMF_METHOD": method,
            "SMF_RESTARTER": RESTARTER, "SMF_ZONENAME": "global", "LC_ALL": "C"}
     for item in ctx.get("environment", []):
-        key, _, value = item.partition("=")
+        key, _unused, value = item.partition("=")
         env[key] = value
     cwd = (ctx.get("working_directory") or [None])[0]
     if cwd == ":default":
@@ -570,7 +570,7 @@ def unsatisfied(repo: Dict[str, Any], svc: str, inst: str) -> List[str]:
 
 def settle(repo: Dict[str, Any], config: Mapping[str, str]) -> None:
     """Start what is enabled and ready, stop what is disabled or lost a dependency; repeat until stable."""
-    for _ in range(50):
+    for _unused in range(50):
         changed = False
         for svc in sorted(repo["services"]):
             for name, inst in sorted(repo["services"][svc]["instances"].items()):

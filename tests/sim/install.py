@@ -41,7 +41,7 @@ TOOLS: Dict[str, Tuple[str, str]] = {
 The SMF and launchd stand-ins stand for OS tools, not pkgsrc ones; they ride along with the
 support files in pkg_install's package so that every kit carries them (see OS_TOOL_PATHS)."""
 
-TOOL_OWNERS: Dict[str, str] = {path: owner for path, (_, owner) in TOOLS.items()}
+TOOL_OWNERS: Dict[str, str] = {path: owner for path, (_unused, owner) in TOOLS.items()}
 
 OS_TOOL_PATHS: Dict[str, str] = {
     SUPPORT_DIR + "/bin/svcs": "/usr/bin/svcs",

@@ -80,7 +80,7 @@ def _state(config: Mapping[str, str]) -> Iterator[Dict[str, Any]]:
 def _domain_ok(domain: str) -> bool:
     if domain == "system":
         return True
-    kind, _, uid = domain.partition("/")
+    kind, _unused, uid = domain.partition("/")
     return kind in ("gui", "user") and uid.isdigit()
 
 

@@ -134,7 +134,7 @@ class Installer:
                 return _pkgarchive.load(full, keyring, gpg)
             except (_pkgfetch.FetchError, _pkgarchive.PackageError):
                 pass
-            directory, _, pattern = full.rpartition("/")
+            directory, _unused, pattern = full.rpartition("/")
             self._find_best(directory or "/", pattern, best)
         else:
             for directory in self.pkg_path:
@@ -242,7 +242,7 @@ class Installer:
         if not status:
             return False
         owners = self.db.file_owners(exclude=(task.other_version,) if task.other_version else ())
-        for cwd, name, _ in plist_files(task.plist):
+        for cwd, name, _unused in plist_files(task.plist):
             owner = owners.get(os.path.join(cwd, name))
             if owner is not None:
                 self.rep.warn("Conflicting PLIST with %s: %s" % (owner, name))
@@ -415,7 +415,7 @@ class Installer:
             shutil.rmtree(directory, ignore_errors=True)
 
     def _nuke_files(self, task: _Task) -> None:
-        for cwd, name, _ in plist_files(task.plist):
+        for cwd, name, _unused in plist_files(task.plist):
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self._target_root(cwd), name))
 

@@ -101,7 +101,7 @@ class Admin:
                 self.rep.write(".")
         self.rep.write("\n")
         self.rep.print("Checked %d file%s from %d package%s." % (files, "" if files == 1 else "s",
-                                                                len(pkgs), "" if len(pkgs) == 1 else "s"))
+                                                                 len(pkgs), "" if len(pkgs) == 1 else "s"))
         if not self.quiet:
             self.rep.print("Done.")
         return 0
@@ -260,7 +260,7 @@ class Admin:
             self.rep.warn(str(exc))
             return 1
         flags = dict(opts)
-        self.verbose += sum(1 for flag, _ in opts if flag == "-v")
+        self.verbose += sum(1 for flag, _unused in opts if flag == "-v")
         entries = self._read_vulns("-s" in flags)
         if entries is None:
             return 1
@@ -328,7 +328,7 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
         rep.err.write(USAGE)
         return 1
     settings = _pkgconf.load(config, conf_file=values.get("-C") or None, dbdir=values.get("-K") or None)
-    admin = Admin(settings, rep, quiet="-q" in values, verbose=sum(1 for f, _ in opts if f == "-v"))
+    admin = Admin(settings, rep, quiet="-q" in values, verbose=sum(1 for f, _unused in opts if f == "-v"))
     command, rest = args[0], args[1:]
     if command == "pmatch":
         if len(rest) != 2:

@@ -87,14 +87,14 @@ def write_package(path: str, meta: Dict[str, str], files: List[str], src_prefix:
     buf = io.BytesIO()
     now = int(time.time())
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, _ in META_FILES:
+        for name, _unused in META_FILES:
             if name not in meta:
                 continue
             data = meta[name].encode("utf-8", "surrogateescape")
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = 0o444 if name in ("+COMMENT", "+DESC") else (0o555 if name in ("+INSTALL", "+DEINSTALL")
-                                                                      else 0o644)
+                                                                     else 0o644)
             info.mtime = now
             info.uname = info.gname = "root"
             tar.addfile(info, io.BytesIO(data))
@@ -158,7 +158,7 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
     named = [e.arg for e in parse_plist(plist_text) if e.kind == "name"]
     if named:
         pkgname = named[0]
-    meta_names = [name for name, _ in META_FILES if name in meta or name in ("+SIZE_PKG", "+SIZE_ALL")]
+    meta_names = [name for name, _unused in META_FILES if name in meta or name in ("+SIZE_PKG", "+SIZE_ALL")]
     meta_names = [n for n in meta_names if n != "+CONTENTS"]
     try:
         contents, size = build_contents(plist_text, pkgname, prefix, src_prefix, meta_names,

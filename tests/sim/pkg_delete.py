@@ -347,7 +347,7 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
         rep.warn(str(exc))
         rep.err.write(USAGE)
         return 1
-    flags = {flag for flag, _ in opts}
+    flags = {flag for flag, _unused in opts}
     values = dict(opts)
     if "-V" in flags:
         rep.print(_pkgconf.PKGTOOLS_VERSION)
@@ -362,7 +362,7 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
     if destdir:
         dbdir = os.path.join(destdir, dbdir.lstrip("/"))
     deleter = Deleter(settings, rep, PkgDb(dbdir), destdir=destdir, prefix=values.get("-p", ""),
-                      force=sum(1 for flag, _ in opts if flag == "-f"), verbose="-v" in flags,
+                      force=sum(1 for flag, _unused in opts if flag == "-f"), verbose="-v" in flags,
                       fake="-n" in flags, unregister_only="-N" in flags, no_deinstall="-D" in flags)
     return deleter.run(args, recursive="-r" in flags, by_filename="-F" in flags, new_leaves="-R" in flags,
                        automatic_leaves="-A" in flags, keep_preserve="-k" in flags)

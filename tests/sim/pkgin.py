@@ -297,7 +297,7 @@ class Pkgin:
     def remote_depends(self, rpkg: Remote, level: int, seen: Dict[str, Item]) -> None:
         """get_depends_recursive(DEPENDS_REMOTE): fill seen with (level, pattern) per remote package."""
         for pattern in rpkg.values("DEPENDS"):
-            dep, _ = self.find_preferred(pattern)
+            dep, _unused = self.find_preferred(pattern)
             if dep is None:
                 continue
             item = seen.get(dep.full)
@@ -904,7 +904,7 @@ class Pkgin:
         return 0
 
     def _remote_arg(self, arg: str) -> Optional[Remote]:
-        rpkg, _ = self.find_preferred(arg)
+        rpkg, _unused = self.find_preferred(arg)
         if rpkg is None:
             self.rep.err.write("%s is not available in the repository\n" % arg)
         return rpkg
@@ -1003,7 +1003,7 @@ class Pkgin:
                        % (len(local), humanize(sum(p.size_pkg for p in local))))
         self.rep.write("Remote package database(s):\n\tNumber of repositories: %d\n\tPackages available: %d\n"
                        "\tTotal size of packages: %s\n" % (len(self.remote_db.repos), len(remote),
-                                                            humanize(sum(r.number("FILE_SIZE") for r in remote))))
+                                                           humanize(sum(r.number("FILE_SIZE") for r in remote))))
         return 0
 
 
@@ -1092,7 +1092,7 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
         "keep": lambda: app.cmd_keep(rest, True), "unkeep": lambda: app.cmd_keep(rest, False),
         "search": lambda: app.cmd_search(rest[0]), "import": lambda: app.cmd_import(rest),
         "show-deps": lambda: app.cmd_show_deps(rest[0], False), "show-full-deps": lambda: app.cmd_show_deps(rest[0],
-                                                                                                          True),
+                                                                                                            True),
         "show-rev-deps": lambda: app.cmd_show_rev_deps(rest[0]),
         "provides": lambda: app.cmd_prov_req(rest[0], True), "requires": lambda: app.cmd_prov_req(rest[0], False),
         "pkg-content": lambda: app.cmd_pkg_info(rest[0], "-L"), "pkg-descr": lambda: app.cmd_pkg_info(rest[0], "-d"),

@@ -119,7 +119,7 @@ def _setprop(repo: Dict[str, Any], svc: str, inst: Optional[str], args: List[str
     if not match or "/" not in match.group(1):
         sys.stderr.write(USAGE)
         return 2
-    pg_name, _, prop = match.group(1).partition("/")
+    pg_name, _unused, prop = match.group(1).partition("/")
     ptype, raw = match.group(2), match.group(3).strip()
     try:
         if raw.startswith("(") and raw.endswith(")"):

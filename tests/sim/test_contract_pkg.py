@@ -176,7 +176,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
         def real_to_ours(text: str) -> str:
             return text.replace(SAMPLE_URL, url).replace(SAMPLE_REPO, str(repo_root)).replace(SAMPLE_PREFIX,
-                                                                                               str(prefix))
+                                                                                              str(prefix))
 
         for record in _records():
             key = (record["step"], record["note"])
@@ -510,10 +510,10 @@ def test_verified_installation(tmp_path: Path, demo_host: Tuple[Host, Path]) -> 
 
 
 def test_pkg_create_builds_what_pkg_add_installs(tmp_path: Path, demo_host: Tuple[Host, Path],
-                                                samples_dir: Path) -> None:
+                                                 samples_dir: Path) -> None:
     """pkg_create makes a package shaped like the real hello-1.0.tgz; pkg_info, pkg_add,
     pkg_admin check and pkg_delete handle it."""
-    host, _ = demo_host
+    host, _unused = demo_host
     stage = tmp_path / "stage"
     staged = {"bin/hello": "#!/bin/sh\necho hello\n", "man/man1/hello.1": ".TH HELLO 1\n",
               "share/doc/hello/README": "hello\n"}
@@ -550,7 +550,7 @@ def test_pkg_create_builds_what_pkg_add_installs(tmp_path: Path, demo_host: Tupl
     assert os.access(host.prefix / "bin" / "hello", os.X_OK)
     files = host.run(["pkg_info", "-qL", "hello"]).stdout
     assert files == "".join("%s/%s\n" % (host.prefix, p) for p in ("bin/hello", "man/man1/hello.1",
-                                                                    "share/doc/hello/README"))
+                                                                   "share/doc/hello/README"))
     assert host.run(["pkg_admin", "check", "hello"]).stdout == ".\nChecked 3 files from 1 package.\nDone.\n"
     assert host.run(["pkg_delete", "hello"]).returncode == 0
     assert not (host.prefix / "bin" / "hello").exists()
@@ -558,7 +558,7 @@ def test_pkg_create_builds_what_pkg_add_installs(tmp_path: Path, demo_host: Tupl
 
 
 def test_audit_lines_and_vulnerability_checksum(tmp_path: Path, demo_host: Tuple[Host, Path],
-                                               samples_dir: Path) -> None:
+                                                samples_dir: Path) -> None:
     """audit names every vulnerable package; a file whose #CHECKSUM does not match is refused."""
     host, all_dir = demo_host
     good = gzip.decompress((samples_dir / "pkgdb-final" / "pkg-vulnerabilities").read_bytes())

@@ -197,7 +197,7 @@ def test_transition_length_is_configurable(tmp_path, dtd):
         made.run("svccfg", "import", manifest(made))
         made.run("svcadm", "enable", "-s", FMRI)
         assert made.run("svcadm", "restart", FMRI).returncode == 0
-        assert [made.state() for _ in range(4)] == ["online* online " + FMRI] * 3 + ["online - " + FMRI]
+        assert [made.state() for _unused in range(4)] == ["online* online " + FMRI] * 3 + ["online - " + FMRI]
     finally:
         made.cleanup()
 

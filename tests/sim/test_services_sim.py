@@ -126,7 +126,7 @@ def recorder(root: Path) -> str:
 
 
 def recorded(rec_dir: Path):
-    assert wait_for(lambda: (rec_dir / "args").exists()), "the program never ran"
+    assert wait_for((rec_dir / "args").exists), "the program never ran"
     args = (rec_dir / "args").read_text().split("\0")[:-1]
     return args, (rec_dir / "env").read_text(), (rec_dir / "cwd").read_text().strip()
 

@@ -87,8 +87,10 @@ def controller_port_name(index: int) -> str:
 def attach_host(ctl: str, host_ns: str, index: int) -> str:
     """Create host namespace ``host_ns``, wire it to the controller bridge; return the host's address.
 
-    The host end is ``eth0`` with its address already set (systemd-networkd inside the host is given
-    the same static address, so it keeps it); the controller end joins ``br0``.
+    The host end is ``eth0``, left without an address: systemd-networkd inside the host sets the
+    static one (``networkd_config``). Setting it from outside first makes networkd fail a second
+    later ("Failed to configure address: Numerical result out of range") and mark the link failed.
+    The controller end joins ``br0``.
     """
     ip = host_ip(index)
     add_netns(host_ns)
@@ -96,9 +98,13 @@ def attach_host(ctl: str, host_ns: str, index: int) -> str:
     _ip("-n", ctl, "link", "add", port, "type", "veth", "peer", "name", HOST_IFACE, "netns", host_ns)
     _ip("-n", ctl, "link", "set", port, "master", BRIDGE)
     _ip("-n", ctl, "link", "set", port, "up")
-    _ip("-n", host_ns, "addr", "add", f"{ip}/{PREFIX_LEN}", "dev", HOST_IFACE)
-    _ip("-n", host_ns, "link", "set", HOST_IFACE, "up")
     return ip
+
+
+def has_address(host_ns: str, ip: str) -> bool:
+    """Whether ``eth0`` in ``host_ns`` carries ``ip`` yet (looked at from outside, no nsenter)."""
+    proc = _ip("-n", host_ns, "-o", "-4", "addr", "show", "dev", HOST_IFACE, check=False)
+    return f" {ip}/" in proc.stdout
 
 
 def networkd_config(ip: str) -> str:
@@ -111,7 +117,6 @@ def networkd_config(ip: str) -> str:
         f"Address={ip}/{PREFIX_LEN}\n"
         "LinkLocalAddressing=no\n"
         "IPv6AcceptRA=no\n"
-        "KeepConfiguration=yes\n"
     )
 
 

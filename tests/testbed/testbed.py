@@ -260,6 +260,7 @@ class Testbed:
         if bad:
             detail = "; ".join(f"{h.name}: {s}, failed units {h.failed_units()}" for h, s in bad)
             raise RuntimeError(f"hosts did not boot cleanly ({detail}); fix the root in rootfs.py")
+        self._wait_addresses()
         self.timings["boot_s"] = round(time.monotonic() - t0, 3)
 
         host_dicts = [h.to_dict() for h in self.hosts]
@@ -269,6 +270,20 @@ class Testbed:
             "salt": inventory.write_salt(self.workdir, self.ctl_netns, host_dicts),
         }
         self._state["files"] = self.files
+
+    def _wait_addresses(self, timeout: float = 30.0) -> None:
+        """Wait until systemd-networkd in every host has put the host's address on eth0."""
+        deadline = time.monotonic() + timeout
+        waiting = list(self.hosts)
+        while waiting:
+            waiting = [h for h in waiting if not netns.has_address(h.netns, h.ip)]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                detail = {h.name: h.run(["networkctl", "--no-pager", "status", netns.HOST_IFACE], check=False).stdout
+                          for h in waiting}
+                raise RuntimeError(f"systemd-networkd did not configure eth0 in {timeout:.0f}s: {detail}")
+            time.sleep(0.02)
 
     def _record_netns(self, name: str) -> None:
         self._state.setdefault("netns", []).append(name)

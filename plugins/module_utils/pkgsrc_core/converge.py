@@ -56,7 +56,7 @@ def _plan(request: PackageRequest, installed: Dict[str, Installed], layout: Layo
 def _pkgin_cache_full(layout: Layout) -> bool:
     cache = layout.host(os.path.join(layout.varbase, "db", "pkgin", "cache"))
     try:
-        return any(True for _ in os.scandir(cache))
+        return any(True for _unused in os.scandir(cache))
     except OSError:
         return False
 

@@ -108,7 +108,7 @@ def parse_print(text: str) -> Dict[str, str]:
             depth -= 1
             continue
         if depth == 1 and " = " in stripped:
-            key, _, value = stripped.partition(" = ")
+            key, _unused, value = stripped.partition(" = ")
             values.setdefault(key.strip(), value.strip())
     return values
 

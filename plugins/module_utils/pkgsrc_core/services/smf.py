@@ -376,4 +376,3 @@ class SmfManager(ServiceManager):
         """svcadm refresh (runs the refresh method), then wait for the instance to settle."""
         self._svcadm(["refresh"], ref.ident)
         return self._maintenance(ref.ident, "refresh")
-

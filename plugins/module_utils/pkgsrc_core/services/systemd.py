@@ -246,4 +246,3 @@ class SystemdManager(ServiceManager):
     def reload(self, ref: ServiceRef) -> str:
         """systemctl reload (needs ExecReload=)."""
         return self._run("reload", ref.ident)
-

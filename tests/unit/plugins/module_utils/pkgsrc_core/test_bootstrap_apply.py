@@ -265,3 +265,29 @@ def test_unprivileged_profile_block_and_removal(tmp_path):
                         probe=linux_probe(home))
     assert gone.changed and not prefix.exists()
     assert (home / ".profile").read_text() == "umask 022\n"
+
+
+def test_bootstrap_from_a_source_tarball_url(tmp_path):
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, mode, kind in [("pkgsrc/", None, 0o755, tarfile.DIRTYPE),
+                                       ("pkgsrc/bootstrap/", None, 0o755, tarfile.DIRTYPE),
+                                       ("pkgsrc/bootstrap/bootstrap", STAND_IN_BOOTSTRAP.encode(), 0o755,
+                                        tarfile.REGTYPE),
+                                       ("pkgsrc/doc/", None, 0o755, tarfile.DIRTYPE),
+                                       ("pkgsrc/doc/README", b"pkgsrc\n", 0o644, tarfile.REGTYPE)]:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.size = kind, mode, len(data or b"")
+            tar.addfile(info, io.BytesIO(data) if data else None)
+    blob = gzip.compress(raw.getvalue())
+    source = tmp_path / "pkgsrc.tar.gz"
+    source.write_bytes(blob)
+    prefix = tmp_path / "pkg"
+    req = bs.BootstrapRequest(source_url="file://%s" % source, source_checksum="sha512:" + hashlib.sha512(blob)
+                              .hexdigest(), prefix=str(prefix), unprivileged=True, cache_dir=str(tmp_path / "cache"),
+                              manage_path=False)
+    result = bs.bootstrap(req, runner=SubprocessRunner(), probe=linux_probe(tmp_path))
+    assert result.changed and (prefix / "pkgdb" / "pkg_install-20240101").is_dir()
+    assert any(a.startswith("unpacked ") for a in result.actions)
+    cwd = (prefix / "bootstrap-cwd.txt").read_text().strip()
+    assert cwd.startswith(str(tmp_path / "cache" / "src-")) and cwd.endswith("/pkgsrc/bootstrap")

@@ -31,12 +31,11 @@ class _Key:
         self.home = base / "home"
         self.home.mkdir(parents=True)
         os.chmod(self.home, 0o700)
+        self.fingerprint = ""
         uid = "%s <%s@example.invalid>" % (name, name)
         # Key generation needs a gpg-agent; under a loaded parallel run it sometimes fails to come
-        # up, so start it explicitly and try again. (Verification itself never needs an agent.)
+        # up: stop it and try again. (Verification itself never needs an agent.)
         for attempt in range(4):
-            subprocess.run(["gpgconf", "--homedir", str(self.home), "--launch", "gpg-agent"], capture_output=True,
-                           check=False, timeout=60)
             try:
                 _gpg(self.home, "--pinentry-mode", "loopback", "--passphrase", "", "--quick-generate-key", uid,
                      "ed25519", "sign", "never")
@@ -46,6 +45,7 @@ class _Key:
                 if attempt == 3:
                     raise
                 time.sleep(0.5)
+        self.close()  # no agent outlives an operation (teardown does not always run in xdist workers)
         listing = _gpg(self.home, "--with-colons", "--list-keys", uid, text=True).stdout
         self.fingerprint = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")][0]
         self.asc = base / "key.asc"
@@ -59,12 +59,12 @@ class _Key:
             try:
                 _gpg(self.home, "--yes", "--pinentry-mode", "loopback", "--passphrase", "", "--armor",
                      "--detach-sign", "--output", out, str(path))
+                self.close()
                 return out
             except RuntimeError:
+                self.close()
                 if attempt == 3:
                     raise
-                subprocess.run(["gpgconf", "--homedir", str(self.home), "--launch", "gpg-agent"],
-                               capture_output=True, check=False, timeout=60)
                 time.sleep(0.5)
         return out
 
@@ -74,10 +74,14 @@ class _Key:
 
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory):
-    made = {name: _Key(tmp_path_factory.mktemp(name), name) for name in ("publisher", "stranger")}
-    yield made
-    for key in made.values():
-        key.close()
+    made = {}
+    try:
+        for name in ("publisher", "stranger"):
+            made[name] = _Key(tmp_path_factory.mktemp(name), name)
+        yield made
+    finally:
+        for key in made.values():
+            key.close()
 
 
 @pytest.fixture()
@@ -223,20 +227,19 @@ def test_status_of_real_gpg_runs(signed, keys, tmp_path):
     home = tmp_path / "h"
     home.mkdir()
     os.chmod(home, 0o700)
-    _gpg(home, "--import", str(keys["publisher"].asc))
-    good = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--status-fd", "1", "--verify", sig, str(data)],
-                          capture_output=True, text=True, check=False, env=dict(os.environ, LC_ALL="C"))
+    keyring = str(keys["publisher"].keyring)
+    argv = ["gpgv", "--homedir", str(home), "--status-fd", "1", "--keyring", keyring, sig, str(data)]
+    good = subprocess.run(argv, capture_output=True, text=True, check=False, env=dict(os.environ, LC_ALL="C"))
     status = gpg.parse_status(good.stdout)
     fpr = keys["publisher"].fingerprint
-    assert status.valid == ((fpr, fpr),)
+    assert good.returncode == 0 and status.valid == ((fpr, fpr),)
     assert status.good_keyids and fpr.endswith(status.good_keyids[0])
     assert not status.bad_keyids and not status.errors
     data.write_bytes(b"changed")
-    bad = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--status-fd", "1", "--verify", sig, str(data)],
-                         capture_output=True, text=True, check=False, env=dict(os.environ, LC_ALL="C"))
+    bad = subprocess.run(argv, capture_output=True, text=True, check=False, env=dict(os.environ, LC_ALL="C"))
     status = gpg.parse_status(bad.stdout)
     assert bad.returncode != 0 and status.bad_keyids and not status.valid
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True, check=False)
+    assert os.listdir(home) == []  # gpgv writes nothing and starts no agent
 
 
 def test_parse_status_ignores_other_lines():

@@ -101,7 +101,7 @@ def test_upgrade_all_and_autoremove():
     have = installed("hello-1.0", "libfoo-2.0nb1*", "php-8.1.29")
     plan = plan_packages([], "present", have, AVAILABLE, upgrade_all=True, autoremove=True)
     assert [(c.current, c.pkgname) for c in plan.upgrade_all] == [("hello-1.0", "hello-1.1"),
-                                                                   ("php-8.1.29", "php-8.2.20")]
+                                                                  ("php-8.1.29", "php-8.2.20")]
     assert plan.autoremove == ("libfoo-2.0nb1",)
 
 

@@ -85,3 +85,26 @@ def test_staging_parent_is_nearest_existing(tmp_path):
 def test_staging_dir_is_private(tmp_path):
     stage = staging.make_staging(str(tmp_path))
     assert os.stat(stage).st_mode & 0o777 == 0o700
+
+
+def test_subtree_on_another_filesystem_is_copied_beside_then_renamed(tmp_path):
+    other = "/dev/shm"
+    if not os.path.isdir(other) or os.stat(other).st_dev == os.stat(str(tmp_path)).st_dev:
+        pytest.skip("needs a second filesystem (/dev/shm as tmpfs)")
+    import tempfile  # pylint: disable=import-outside-toplevel
+
+    root = tempfile.mkdtemp(prefix="pkgsrc-staging-test-", dir=other)
+    try:
+        stage = staging.make_staging(str(tmp_path))
+        make(Path(stage, "opt/pkg/bin/tool"), "#!/bin/sh\n", 0o755)
+        os.symlink("tool", os.path.join(stage, "opt/pkg/bin/alias"))
+        plan = staging.plan_placement(stage, root)
+        staging.apply_placement(plan)
+        assert Path(root, "opt/pkg/bin/tool").read_text() == "#!/bin/sh\n"
+        assert os.stat(os.path.join(root, "opt/pkg/bin/tool")).st_mode & 0o777 == 0o755
+        assert os.readlink(os.path.join(root, "opt/pkg/bin/alias")) == "tool"
+        assert staging.find_stale([root]) == ()  # the copy's holder was removed
+    finally:
+        import shutil  # pylint: disable=import-outside-toplevel
+
+        shutil.rmtree(root, ignore_errors=True)

@@ -287,7 +287,7 @@ def test_systemd_fresh_then_quiet(tmp_path):
 def test_systemd_user_scope(tmp_path):
     runner = ScriptedRunner([
         step(["/usr/bin/systemctl", "--user"] + SHOW[1:], (0, RUNNING.replace("NeedDaemonReload=no",
-                                                                               "NeedDaemonReload=yes"), "")),
+                                                                              "NeedDaemonReload=yes"), "")),
         step(["/usr/bin/systemctl", "--user", "daemon-reload"]),
     ])
     manager = SystemdManager(runner, systemctl="/usr/bin/systemctl", scope="user", home=str(tmp_path))

@@ -191,7 +191,7 @@ def unit_sections(text):
             current = line.strip("[]")
             sections[current] = []
             continue
-        key, _, value = line.partition("=")
+        key, _unused, value = line.partition("=")
         sections[current].append((key, value))
     return sections
 
