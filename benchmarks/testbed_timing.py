@@ -46,6 +46,10 @@ def _timed(fn: Callable[[], Any]) -> float:
     return round(time.monotonic() - start, 3)
 
 
+def _repeat(fn: Callable[[], Any], times: int) -> List[float]:
+    return [_timed(fn) for _run_number in range(times)]
+
+
 def _stats(values: List[float]) -> Dict[str, float]:
     return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values),
             "runs": len(values)}
@@ -87,15 +91,14 @@ def measure_access(workbase: Path) -> Dict[str, Any]:
                     "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS_PATH), "ANSIBLE_DEPRECATION_WARNINGS": "False"})
         ansible = [str(VENV_BIN / "ansible"), "all", "-m", "ansible.builtin.ping", "-i"]
         for kind in ("ssh", "nsenter"):
-            out[f"ansible_ping_{kind}_2_hosts_s"] = [_timed(lambda k=kind: _run(ansible + [tb.files["inventory"][k]],
-                                                                                env)) for _ in range(3)]
+            argv = ansible + [tb.files["inventory"][kind]]
+            out[f"ansible_ping_{kind}_2_hosts_s"] = _repeat(lambda a=argv: _run(a, env), 3)
         salt_ssh = [str(VENV_BIN / "salt-ssh"), "-c", tb.files["salt"]["config_dir"], "*", "test.ping"]
         out["salt_ssh_ping_2_hosts_first_s"] = _timed(lambda: _run(salt_ssh, env))
-        out["salt_ssh_ping_2_hosts_warm_s"] = [_timed(lambda: _run(salt_ssh, env)) for _ in range(3)]
+        out["salt_ssh_ping_2_hosts_warm_s"] = _repeat(lambda: _run(salt_ssh, env), 3)
         host = tb.hosts[0]
-        out["salt_call_local_ping_in_host_s"] = [_timed(lambda: tb.salt_call(host, ["test.ping"]))
-                                                 for _ in range(3)]
-        out["nsenter_true_s"] = [_timed(lambda: host.run(["true"])) for _ in range(5)]
+        out["salt_call_local_ping_in_host_s"] = _repeat(lambda: tb.salt_call(host, ["test.ping"]), 3)
+        out["nsenter_true_s"] = _repeat(lambda: host.run(["true"]), 5)
     finally:
         left = tb.down()
     if left:

@@ -14,6 +14,7 @@ from salt.exceptions import CommandExecutionError
 try:
     from pkgsrc_core.converge import converge_packages, read_installed
     from pkgsrc_core.audit import audit as core_audit
+    from pkgsrc_core.bootstrap_options import run_bootstrap
     from pkgsrc_core.errors import PkgsrcError
     from pkgsrc_core.facts import gather_facts
     from pkgsrc_core.packages import PackageRequest
@@ -32,9 +33,8 @@ log = logging.getLogger(__name__)
 
 __virtualname__ = "pkgsrc"
 
-# Injected by the Salt loader when it loads this module; named here for readers and linters.
-__salt__ = {}
-__opts__ = {}
+# __salt__ and __opts__ are injected by the Salt loader.
+# pylint: disable=undefined-variable
 
 
 def __virtual__():
@@ -386,3 +386,24 @@ def repository(repositories=None, branch=None, preferred=None, pkg_path=True, ve
         tuple(preferred) if preferred is not None else None, bool(pkg_path), verified_installation,
         bool(update_cache))
     return _call(manage_repository, request, _layout(prefix), SubprocessRunner(timeout=300), bool(test))
+
+
+def bootstrap(state="present", test=False, **options):
+    """
+    Bootstrap pkgsrc: the published kit for the host (verified by checksum and signature), a
+    kit of your own (url, checksum, signature_url, gpg_key), or from source into a user prefix
+    (from_source: {path or url, checksum, make_jobs, ...}). state=upgraded upgrades an existing
+    install, state=absent removes one this made. The same options as the Ansible module
+    pkgsrc.deploy.bootstrap; test=True plans only.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.bootstrap
+        salt '*' pkgsrc.bootstrap url=https://mirror.example.org/kit.tar.gz checksum=sha256:...
+        salt '*' pkgsrc.bootstrap prefix=~/pkg from_source='{"path": "/scratch/pkgsrc"}'
+    """
+    params = {k: v for k, v in options.items() if not k.startswith("__")}
+    params["state"] = state
+    return _call(run_bootstrap, params, SubprocessRunner(timeout=3600), bool(test))

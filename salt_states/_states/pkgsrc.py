@@ -18,9 +18,8 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "pkgsrc"
 
-# Injected by the Salt loader when it loads this module; named here for readers and linters.
-__salt__ = {}
-__opts__ = {}
+# __salt__ and __opts__ are injected by the Salt loader.
+# pylint: disable=undefined-variable
 
 OPTIONS = ("update_cache", "upgrade", "autoremove", "clean", "remove_dependants", "lock_timeout")
 
@@ -85,3 +84,30 @@ def removed(name, pkgs=None, prefix=None, **kwargs):
     The packages are not installed. remove_dependants=True also removes packages that depend on them.
     """
     return _run(name, "absent", pkgs, None, prefix, **kwargs)
+
+
+def bootstrapped(name, **kwargs):
+    """
+    pkgsrc is bootstrapped in the prefix (name is the state's ID; give prefix, url, from_source
+    and the other options of pkgsrc.bootstrap as arguments).
+
+    .. code-block:: yaml
+
+        pkgsrc:
+          pkgsrc.bootstrapped:
+            - repositories:
+              - https://pkgsrc.smartos.org/packages/SmartOS/trunk/x86_64/All
+    """
+    ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    test = bool(__opts__.get("test"))
+    options = {k: v for k, v in kwargs.items() if not k.startswith("__")}
+    try:
+        result = __salt__["pkgsrc.bootstrap"](test=test, **options)
+    except CommandExecutionError as exc:
+        ret["comment"] = str(exc)
+        return ret
+    if result["changed"]:
+        ret["changes"] = {"actions": result["actions"]}
+    ret["result"] = (None if result["changed"] else True) if test else True
+    ret["comment"] = "\n".join(result["messages"]) or "pkgsrc is bootstrapped"
+    return ret

@@ -16,9 +16,8 @@ from salt.exceptions import CommandExecutionError
 
 __virtualname__ = "pkgsrc_service"
 
-# Injected by the Salt loader when it loads this module; named here for readers and linters.
-__salt__ = {}
-__opts__ = {}
+# __salt__ and __opts__ are injected by the Salt loader.
+# pylint: disable=undefined-variable
 
 
 def __virtual__():

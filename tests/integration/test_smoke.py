@@ -104,8 +104,8 @@ def test_two_hosts_fetch_over_http_and_answer_ansible_and_salt(testbed) -> None:
         assert host.run(["systemctl", "--user", "is-system-running"], user="grid", check=False).stdout.strip() \
             in ("running", "degraded")
         # systemd-networkd manages eth0 with the static address; no route anywhere but the testbed subnet.
-        assert host.run(["networkctl", "--no-legend", "list", "eth0"]).stdout.split()[-2:] == ["routable",
-                                                                                              "configured"]
+        link = host.run(["networkctl", "--no-legend", "list", "eth0"]).stdout.split()
+        assert link[-2:] == ["routable", "configured"], link
         routes = host.run(["ip", "-4", "route", "show"]).stdout
         assert "default" not in routes and "10.213.0.0/24" in routes
         # Hosts reach each other by name (the run's /etc/hosts) on the bridge.

@@ -191,8 +191,8 @@ class Host:
 
 
 def launch(machine: str, hostname: str, root: Path, netns: str, cgroup: str, uuid: str,
-           binds: Sequence[tuple[str, str, bool]], console_log: Path) -> int:
-    """Start systemd-nspawn for one host, inside its own cgroup; return the launcher pid.
+           binds: Sequence[tuple[str, str, bool]], console_log: Path) -> subprocess.Popen[bytes]:
+    """Start systemd-nspawn for one host, inside its own cgroup; return the launcher process.
 
     The launcher (a tiny ``sh``) writes its own pid into the host's cgroup in both the name=systemd
     and the unified hierarchy, then execs nspawn, so each container gets a cgroup subtree of its own.
@@ -209,7 +209,7 @@ def launch(machine: str, hostname: str, root: Path, netns: str, cgroup: str, uui
         proc = subprocess.Popen(["sh", "-c", script, "pdtb-launch", *procs_files, *argv],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-    return proc.pid
+    return proc
 
 
 def wait_leader(launcher_pid: int, console_log: Path, timeout: float = BOOT_TIMEOUT) -> int:

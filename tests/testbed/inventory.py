@@ -35,7 +35,7 @@ def proxy_command(ctl_netns: str) -> str:
     return f"nsenter --net=/run/netns/{ctl_netns} nc %h %p"
 
 
-def ssh_options(workdir: Path, ctl_netns: str) -> list[str]:
+def ssh_options(ctl_netns: str) -> list[str]:
     """ssh ``-o`` options (without the ``-o``) shared by every ssh, Ansible and salt-ssh connection."""
     return [
         f"ProxyCommand={proxy_command(ctl_netns)}",
@@ -66,8 +66,8 @@ def make_ssh_key(workdir: Path, comment: str) -> Path:
 def ssh_argv(workdir: Path, ctl_netns: str, ip: str, argv: Sequence[str], user: str = "root") -> list[str]:
     """argv that runs ``argv`` on a host over ssh (a shared ControlPersist master per host and user)."""
     opts: list[str] = []
-    for opt in ssh_options(workdir, ctl_netns) + ["ControlMaster=auto", f"ControlPath={workdir}/cp/%C",
-                                                  "ControlPersist=60s"]:
+    master = ["ControlMaster=auto", f"ControlPath={workdir}/cp/%C", "ControlPersist=60s"]
+    for opt in ssh_options(ctl_netns) + master:
         opts += ["-o", opt]
     return ["ssh", "-i", str(workdir / SSH_KEY), *opts, "-l", user, ip, "--", *argv]
 
@@ -78,8 +78,8 @@ def _quote_for_ssh_args(opts: list[str]) -> str:
 
 
 def _shell_quote_value(opt: str) -> str:
-    key, _, value = opt.partition("=")
-    return f"{key}='{value}'" if " " in value else opt
+    key, sep, value = opt.partition("=")
+    return f"{key}{sep}'{value}'" if " " in value else opt
 
 
 def _dump(path: Path, data: Any) -> None:
@@ -101,31 +101,27 @@ def write_ansible(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]]
     ssh_vars = {
         "ansible_connection": "ssh",
         "ansible_ssh_private_key_file": key,
-        "ansible_ssh_common_args": _quote_for_ssh_args(ssh_options(workdir, ctl_netns)),
+        "ansible_ssh_common_args": _quote_for_ssh_args(ssh_options(ctl_netns)),
         "ansible_ssh_pipelining": True,
         "ansible_control_path_dir": str(workdir / "cp"),
     }
 
-    def host_vars(h: dict[str, Any]) -> dict[str, Any]:
-        return {"ansible_host": h["ip"], "testbed_leader_pid": h["leader_pid"], "testbed_machine": h["machine"]}
-
     variants = {
-        "ssh": ({**ssh_vars, "ansible_user": "root"}, {}),
-        "nsenter": ({"ansible_connection": "community.docker.nsenter"},
-                    {"ansible_nsenter_pid": None}),
-        "grid": ({**ssh_vars, "ansible_user": UNPRIVILEGED_USER}, {}),
+        "inventory.yml": {**ssh_vars, "ansible_user": "root"},
+        "inventory-nsenter.yml": {"ansible_connection": "community.docker.nsenter"},
+        "inventory-grid.yml": {**ssh_vars, "ansible_user": UNPRIVILEGED_USER},
     }
     paths = {}
-    for kind, (group_vars, per_host) in variants.items():
-        hv = {}
+    for name, group_vars in variants.items():
+        hostvars = {}
         for h in hosts:
-            entry = host_vars(h)
-            if "ansible_nsenter_pid" in per_host:
+            entry = {"ansible_host": h["ip"], "testbed_leader_pid": h["leader_pid"], "testbed_machine": h["machine"]}
+            if group_vars["ansible_connection"] == "community.docker.nsenter":
                 entry["ansible_nsenter_pid"] = h["leader_pid"]
-            hv[h["name"]] = entry
-        inv = {"all": {"vars": {**common_vars, **group_vars}, "children": {"testbed": {"hosts": hv}}}}
-        name = "inventory.yml" if kind == "ssh" else f"inventory-{kind}.yml"
-        _dump(adir / name, inv)
+            hostvars[h["name"]] = entry
+        _dump(adir / name, {"all": {"vars": {**common_vars, **group_vars},
+                                    "children": {"testbed": {"hosts": hostvars}}}})
+        kind = "ssh" if name == "inventory.yml" else name[len("inventory-"):-len(".yml")]
         paths[kind] = str(adir / name)
     cfg = adir / "ansible.cfg"
     cfg.write_text(
@@ -154,7 +150,7 @@ def write_salt(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]]) -
             "user": "root",
             "priv": str(workdir / SSH_KEY),
             # salt-ssh joins these as "-o OPT" and shlex-splits the result: quote values with spaces.
-            "ssh_options": [_shell_quote_value(o) for o in ssh_options(workdir, ctl_netns)],
+            "ssh_options": [_shell_quote_value(o) for o in ssh_options(ctl_netns)],
             "timeout": 30,
         }
     _dump(sdir / "roster", roster)
@@ -174,7 +170,6 @@ def write_salt(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]]) -
         "no_host_keys": True,
         "ignore_host_keys": True,
         "ssh_minion_opts": {"log_level": "warning"},
-        "thin_dir": "/var/tmp/pdtb-salt-thin",
     }
     _dump(sdir / "master", master)
     (sdir / "pillar").mkdir(exist_ok=True)

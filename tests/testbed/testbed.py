@@ -157,7 +157,8 @@ class Testbed:
     def load(cls, workdir: Path | str) -> Testbed:
         """The testbed recorded in ``workdir`` (for ``down`` from another process)."""
         state = json.loads((Path(workdir) / STATE_FILE).read_text(encoding="utf-8"))
-        tb = cls(workdir, run_id=state["run_id"], serve=state.get("serve"))
+        tb = cls(workdir, run_id=state["run_id"], serve=state.get("serve"),
+                 bind_controller_python=state.get("bind_controller_python", True))
         tb._state = state
         tb.http_url = state.get("http", {}).get("url", "")
         tb.files = state.get("files", {})
@@ -194,7 +195,8 @@ class Testbed:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._state = {"run_id": self.run_id, "workdir": str(self.workdir), "serve": str(self.serve),
                        "controller_netns": self.ctl_netns, "netns_inodes": [], "hosts": [], "http": {},
-                       "phase": "starting", "pid": os.getpid()}
+                       "bind_controller_python": self.bind_controller_python, "phase": "starting",
+                       "pid": os.getpid()}
         self._save()
         try:
             self._up(names)
@@ -220,7 +222,6 @@ class Testbed:
             + "".join(f"{netns.host_ip(i)}\t{name}\n" for i, name in enumerate(names)), encoding="utf-8")
 
         t0 = time.monotonic()
-        self._record_netns(self.ctl_netns)
         netns.setup_controller(self.ctl_netns)
         self._state["netns_inodes"].append(os.stat(netns.netns_path(self.ctl_netns)).st_ino)
         self._save()
@@ -246,8 +247,10 @@ class Testbed:
             cgroups.create(machine)
             self._save()
             binds = self._binds(hdir, key)
-            data["launcher_pid"] = hosts.launch(machine, name, root, machine, machine, uuid.uuid4().hex, binds,
-                                                Path(data["console_log"]))
+            proc = hosts.launch(machine, name, root, machine, machine, uuid.uuid4().hex, binds,
+                                Path(data["console_log"]))
+            self._children[proc.pid] = proc
+            data["launcher_pid"] = proc.pid
             self._save()
             planned.append(data)
         for data in planned:
@@ -284,10 +287,6 @@ class Testbed:
                           for h in waiting}
                 raise RuntimeError(f"systemd-networkd did not configure eth0 in {timeout:.0f}s: {detail}")
             time.sleep(0.02)
-
-    def _record_netns(self, name: str) -> None:
-        self._state.setdefault("netns", []).append(name)
-        self._save()
 
     def _binds(self, hdir: Path, key: Path) -> list[tuple[str, str, bool]]:
         auth = str(key.parent / "authorized_keys")
@@ -413,7 +412,7 @@ class Testbed:
         for name in [h["netns"] for h in host_data] + [self.ctl_netns]:
             netns.delete_netns(name)
         for data in host_data:
-            for _ in range(50):
+            for _attempt in range(50):
                 if not cgroups.remove(data["cgroup"]):
                     break
                 _terminate(cgroups.pids(data["cgroup"]), grace=0.5)

@@ -79,3 +79,7 @@ class BootstrapFailed(PkgsrcError):
         if self.done:
             message = "%s (done before the failure: %s)" % (message, "; ".join(self.done))
         super().__init__(message, hint)
+
+
+class ReportError(PkgsrcError):
+    """Fleet report input (host facts or a desired package set) cannot be read."""
