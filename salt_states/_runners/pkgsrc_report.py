@@ -73,7 +73,7 @@ def render(out_dir, tgt="*", tgt_type="glob", desired=None, timeout=60, formats=
     fail_on
         ``red``, ``amber`` or ``never``: salt-run exits 1 when a host is that bad or worse.
 
-    Returns the files written, the host counts and the worst status.
+    Returns the files written, the host counts, the worst status and the exit status (retcode).
 
     CLI Example:
 
@@ -94,7 +94,11 @@ def render(out_dir, tgt="*", tgt_type="glob", desired=None, timeout=60, formats=
     kwarg = {"prefixes": list(prefixes)} if prefixes else None
     returns = client.cmd(tgt, "pkgsrc.facts", arg=[], timeout=timeout, tgt_type=tgt_type, kwarg=kwarg) or {}
     expected = client.gather_minions(tgt, tgt_type) or []
-    hosts = {minion: host_input(returns.get(minion)) for minion in set(expected) | set(returns)}
+    silent = "Minion did not return within %s s (down, or not connected to the master)" % timeout
+    hosts = {}
+    for minion in set(expected) | set(returns):
+        value = returns.get(minion)
+        hosts[minion] = host_input(silent if value is None or value is False else value)
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     report = core_report.build_report(hosts, wanted, generated)
     os.makedirs(out_dir, exist_ok=True)
@@ -103,8 +107,10 @@ def render(out_dir, tgt="*", tgt_type="glob", desired=None, timeout=60, formats=
         path = os.path.join(out_dir, report_cli.FILES[name])
         report_cli.write_atomic(path, text)
         files.append(path)
-    worst = core_report.worst_status(report)
-    if report_cli.exit_status(report, fail_on):
-        __context__["retcode"] = 1
-    return {"files": sorted(files), "summary": report["summary"], "worst": worst}
+    retcode = report_cli.exit_status(report, fail_on)
+    if retcode:
+        __context__["retcode"] = retcode
+    # salt-run exits with a returned "retcode" (as the orchestrate runner does).
+    return {"files": sorted(files), "summary": report["summary"], "worst": core_report.worst_status(report),
+            "retcode": retcode}
 

@@ -25,8 +25,8 @@ POKE_AFTER = 5.0
 class HostCommandError(subprocess.CalledProcessError):
     """A command in a testbed host failed; the message carries its output, so pytest shows why."""
 
-    def __init__(self, host: str, proc: subprocess.CompletedProcess[Any]) -> None:
-        super().__init__(proc.returncode, proc.args, proc.stdout, proc.stderr)
+    def __init__(self, host: str, proc: subprocess.CompletedProcess[Any], argv: Sequence[str] | None = None) -> None:
+        super().__init__(proc.returncode, list(argv) if argv is not None else proc.args, proc.stdout, proc.stderr)
         self.host = host
 
     def __str__(self) -> str:
@@ -164,7 +164,7 @@ class Host:
         proc = subprocess.run(self.command(argv, user=user, cwd=cwd, env=env), input=input,
                               capture_output=True, text=text, timeout=timeout, check=False)
         if check and proc.returncode != 0:
-            raise HostCommandError(self.name, proc)
+            raise HostCommandError(self.name, proc, argv)
         return proc
 
     def put_file(self, path: str, data: str | bytes, mode: int = 0o644, owner: str = "root",

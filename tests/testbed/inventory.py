@@ -16,7 +16,13 @@ Files written into the run's work folder::
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import os
+import shutil
 import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +34,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COLLECTIONS_PATH = REPO_ROOT / "build" / "collections"
 SSH_KEY = "ssh/id_ed25519"
 HOST_PYTHON = "/usr/bin/python3"
+THIN_CACHE = Path("/var/cache/pkgsrc-deploy/salt-thin")
 
 
 def proxy_command(ctl_netns: str) -> str:
@@ -155,8 +162,9 @@ def write_salt(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]]) -
         }
     _dump(sdir / "roster", roster)
     state_root = REPO_ROOT / "salt_states"
+    # Salt puts root_dir in front of every path not already below it: keep them all below it.
     master = {
-        "root_dir": str(sdir / "root"),
+        "root_dir": str(sdir),
         "pki_dir": str(sdir / "pki"),
         "cachedir": str(sdir / "cache"),
         "sock_dir": str(sdir / "sock"),
@@ -173,4 +181,37 @@ def write_salt(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]]) -
     }
     _dump(sdir / "master", master)
     (sdir / "pillar").mkdir(exist_ok=True)
+    seed_salt_thin(sdir)
     return {"config_dir": str(sdir), "roster": str(sdir / "roster"), "master": str(sdir / "master")}
+
+
+def _thin_cache() -> Path:
+    """Shared cache of salt-ssh's thin tarball, keyed by the Salt release and the controller's Python."""
+    try:
+        salt_version = importlib.metadata.version("salt")
+    except importlib.metadata.PackageNotFoundError:
+        salt_version = "none"
+    key = hashlib.sha256(f"{salt_version}\n{sys.version}\n{sys.prefix}".encode()).hexdigest()[:16]
+    return THIN_CACHE / f"{salt_version}-{key}"
+
+
+def seed_salt_thin(sdir: Path) -> None:
+    """Copy a thin made by an earlier run into this run's salt cache (saves 4-8 s on the first salt-ssh)."""
+    cached = _thin_cache()
+    if (cached / "thin.tgz").is_file():
+        shutil.copytree(cached, sdir / "cache" / "thin", dirs_exist_ok=True)
+
+
+def save_salt_thin(sdir: Path) -> None:
+    """Keep the thin this run's salt-ssh built, for the next runs (atomically; first one wins)."""
+    made = sdir / "cache" / "thin"
+    cached = _thin_cache()
+    if not (made / "thin.tgz").is_file() or cached.exists():
+        return
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".thin-"))
+    shutil.copytree(made, tmp, dirs_exist_ok=True)
+    try:
+        os.rename(tmp, cached)
+    except OSError:  # another run saved it first
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -58,6 +58,22 @@ def _netns_inode(pid: int) -> int | None:
         return None
 
 
+def _live_inodes(recorded: dict[str, int]) -> set[int]:
+    """Inodes of the run's namespaces that still exist under their names.
+
+    A deleted namespace's inode number can be handed to a new namespace (another run's), so an inode
+    counts only while /run/netns/<name> still carries it.
+    """
+    live = set()
+    for name, inode in recorded.items():
+        try:
+            if os.stat(netns.netns_path(name)).st_ino == inode:
+                live.add(inode)
+        except OSError:
+            continue
+    return live
+
+
 def _terminate(pids: Sequence[int], grace: float = 3.0) -> None:
     """SIGTERM, wait up to ``grace`` seconds, SIGKILL the rest; reap our own children."""
     live = [p for p in pids if _signal(p, signal.SIGTERM)]
@@ -194,7 +210,7 @@ class Testbed:
         start = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._state = {"run_id": self.run_id, "workdir": str(self.workdir), "serve": str(self.serve),
-                       "controller_netns": self.ctl_netns, "netns_inodes": [], "hosts": [], "http": {},
+                       "controller_netns": self.ctl_netns, "netns_inodes": {}, "hosts": [], "http": {},
                        "bind_controller_python": self.bind_controller_python, "phase": "starting",
                        "pid": os.getpid()}
         self._save()
@@ -223,7 +239,7 @@ class Testbed:
 
         t0 = time.monotonic()
         netns.setup_controller(self.ctl_netns)
-        self._state["netns_inodes"].append(os.stat(netns.netns_path(self.ctl_netns)).st_ino)
+        self._state["netns_inodes"][self.ctl_netns] = os.stat(netns.netns_path(self.ctl_netns)).st_ino
         self._save()
         self._start_http()
         self.timings["controller_s"] = round(time.monotonic() - t0, 3)
@@ -242,7 +258,7 @@ class Testbed:
             self._state["hosts"].append(data)
             self._save()
             netns.attach_host(self.ctl_netns, machine, index)
-            self._state["netns_inodes"].append(os.stat(netns.netns_path(machine)).st_ino)
+            self._state["netns_inodes"][machine] = os.stat(netns.netns_path(machine)).st_ino
             (hdir / "10-testbed.network").write_text(netns.networkd_config(data["ip"]), encoding="utf-8")
             cgroups.create(machine)
             self._save()
@@ -403,7 +419,7 @@ class Testbed:
                 list(pool.map(hosts.stop, host_data))
         # 3. the HTTP server and any other process of this run (ssh proxies, stray nsenters).
         http_pid = int(state.get("http", {}).get("pid") or 0)
-        if http_pid and hosts.owns(http_pid, "tests.testbed.httpd"):
+        if http_pid and hosts.owns(http_pid, str(self.workdir / "http.json")):
             _terminate([http_pid])
         _terminate(self._run_processes(state))
         for proc in self._children.values():
@@ -419,6 +435,10 @@ class Testbed:
                 time.sleep(0.1)
             shutil.rmtree(NSPAWN_RUNTIME / data["machine"], ignore_errors=True)
         unmount_under(self.workdir)
+        try:
+            inventory.save_salt_thin(self.workdir / "salt")
+        except OSError:
+            pass  # only a cache
         if remove_workdir and self.workdir.exists():
             shutil.rmtree(self.workdir, ignore_errors=True)
         self.hosts = []
@@ -428,7 +448,7 @@ class Testbed:
     def _run_processes(self, state: dict[str, Any]) -> list[int]:
         """Processes of this run still alive: by argv, by network namespace, by cgroup."""
         markers = self._markers()
-        inodes = set(state.get("netns_inodes", []))
+        inodes = _live_inodes(state.get("netns_inodes", {}))
         skip = _ancestors()
         found = set()
         for pid in _all_pids():

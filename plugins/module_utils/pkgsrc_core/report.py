@@ -65,10 +65,18 @@ def pattern_name(pattern: str) -> Optional[str]:
         if char in "<>":
             name = pattern[:pos]
             return name if name and not is_pattern(name) else None
-    name, sep, version = pattern.rpartition("-")
-    if sep and name and version[:1] and (version[:1].isdigit() or version[:1] in "[*?"):
-        return None if is_pattern(name) else name
-    return None if is_pattern(pattern) else pattern
+    depth = 0
+    split = -1
+    for pos, char in enumerate(pattern):
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth = max(depth - 1, 0)
+        elif char == "-" and depth == 0 and pos + 1 < len(pattern) and \
+                (pattern[pos + 1].isdigit() or pattern[pos + 1] in "[*?"):
+            split = pos
+    name = pattern[:split] if split > 0 else pattern
+    return None if is_pattern(name) else name
 
 
 def desired_package(name: str, version: Any = None) -> DesiredPackage:

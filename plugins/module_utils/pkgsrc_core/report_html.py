@@ -25,15 +25,16 @@ h2 { font-size: 1.15rem; margin: 2rem 0 .5rem; border-bottom: 1px solid var(--li
 h3 { font-size: 1rem; margin: .2rem 0; display: inline; }
 .muted, .generated { color: var(--muted); }
 .cards { display: flex; flex-wrap: wrap; gap: .6rem; margin: .8rem 0; }
-.card { border: 1px solid var(--line); border-radius: 6px; padding: .4rem .8rem; min-width: 7rem; }
-.card b { display: block; font-size: 1.4rem; }
+.cards { gap: .4rem; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: .25rem .6rem; min-width: 5.5rem; }
+.card b { display: block; font-size: 1.25rem; }
 .card.red { border-color: var(--red); color: var(--red); }
 .card.amber { border-color: var(--amber); color: var(--amber); }
 .card.green { border-color: var(--green); color: var(--green); }
 table { border-collapse: collapse; width: 100%; margin: .3rem 0 1rem; }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f3f5f7; position: sticky; top: 0; }
-table.sortable th { cursor: pointer; user-select: none; white-space: nowrap; }
+table.sortable th { cursor: pointer; user-select: none; }
 table.sortable th::after { content: " \\2195"; color: #9aa4ad; }
 table.sortable th[aria-sort="ascending"]::after { content: " \\2191"; color: #1d232a; }
 table.sortable th[aria-sort="descending"]::after { content: " \\2193"; color: #1d232a; }
@@ -57,7 +58,9 @@ code, .pkglist { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, mon
 .pkglist span { display: inline-block; margin-right: .9rem; }
 .pkglist span.auto { color: var(--muted); }
 input[type=search] { padding: .3rem .5rem; width: 18rem; max-width: 100%; }
-.url { word-break: break-all; }
+.url, .path { word-break: break-all; }
+.scroll { overflow-x: auto; }
+td.reasons { min-width: 12rem; }
 .level { font-weight: 600; }
 .level.critical, .level.high { color: var(--red); }
 .level.medium { color: var(--amber); }
@@ -137,11 +140,12 @@ def _table(table_id: str, heads: Sequence[Any], rows: Sequence[str], sortable: b
         "\n".join(rows))
 
 
-def _platform(host: Mapping[str, Any]) -> str:
+def _platform(host: Mapping[str, Any], full: bool = False) -> str:
     plat = host["platform"]
     if not plat:
         return ""
-    words = [plat["os_name"] or plat["platform"], plat["os_release"], plat["arch"]]
+    first = (plat["os_name"] if full else plat["os_id"]) or plat["os_name"] or plat["platform"]
+    words = [first, None if full else plat["os_release"], plat["arch"]]
     text = " ".join(w for w in words if w)
     if plat["zonename"]:
         text += " (zone %s)" % plat["zonename"]
@@ -151,6 +155,14 @@ def _platform(host: Mapping[str, Any]) -> str:
 def _joined(prefixes: Sequence[Mapping[str, Any]], key: str) -> str:
     values = [p[key] for p in prefixes if p[key]]
     return ", ".join(dict.fromkeys(values))
+
+
+def _tools(prefixes: Sequence[Mapping[str, Any]]) -> str:
+    install = _joined(prefixes, "pkg_install_version")
+    pkgin = _joined(prefixes, "pkgin_version")
+    if not (install or pkgin):
+        return ""
+    return "%s / %s" % (_e(install or "-"), _e(pkgin or "-"))
 
 
 def _host_row(index: int, host: Mapping[str, Any]) -> str:
@@ -163,16 +175,16 @@ def _host_row(index: int, host: Mapping[str, Any]) -> str:
     cells = [
         _cell(_status(host["status"]), _ORDER[host["status"]]),
         _cell('<a href="#host-%d">%s</a>' % (index, _e(host["host"])), host["host"]),
-        _cell(_e(_platform(host) or host["state"])),
-        _cell(_e(", ".join(p["prefix"] for p in prefixes) or ("none" if host["state"] == "ok" else ""))),
+        _cell('<span title="%s">%s</span>' % (_e(_platform(host, full=True)), _e(_platform(host) or host["state"]))),
+        _cell('<span class="path">%s</span>' % _e(", ".join(p["prefix"] for p in prefixes)
+                                                  or ("none" if host["state"] == "ok" else ""))),
         _cell(_e(_joined(prefixes, "branch"))),
-        _cell(_e(_joined(prefixes, "pkg_install_version"))),
-        _cell(_e(_joined(prefixes, "pkgin_version"))),
+        _cell(_tools(prefixes)),
         _cell(str(packages) if prefixes else "", packages if prefixes else -1, "num"),
         _cell("?" if audit_unknown else (str(vulns) if prefixes else ""), -0.5 if audit_unknown else
               (vulns if prefixes else -1), "num"),
         _cell("" if drifted < 0 else str(drifted), drifted, "num"),
-        _cell("<br>".join(_e(r) for r in host["reasons"])),
+        _cell("<br>".join(_e(r) for r in host["reasons"]), cls="reasons"),
     ]
     return '<tr class="host status-%s" data-status="%s">%s</tr>' % (host["status"], host["status"], "".join(cells))
 
@@ -216,14 +228,14 @@ def _host_details(index: int, host: Mapping[str, Any]) -> str:
     out = ['<details class="host status-%s" id="host-%d"%s>' % (host["status"], index,
                                                              "" if host["status"] == "green" else " open"),
            "<summary>%s <h3>%s</h3> <span class=\"muted\">%s</span></summary>" % (
-               _status(host["status"]), _e(host["host"]), _e(_platform(host)))]
+               _status(host["status"]), _e(host["host"]), _e(_platform(host, full=True)))]
     if host["reasons"]:
         out.append('<ul class="reasons">%s</ul>' % "".join("<li>%s</li>" % _e(r) for r in host["reasons"]))
     for err in host["facts_errors"]:
         out.append("<p>facts error: %s</p>" % _e(err))
     for prefix in host["prefixes"]:
         out.extend(_prefix_block(prefix))
-    if host["drift"] is not None and host["state"] == "ok":
+    if host["drift"] is not None and host["prefixes"]:
         out.extend(_drift_block(host["drift"]))
     out.append("</details>")
     return "\n".join(out)
@@ -261,16 +273,18 @@ def render_html(report: Mapping[str, Any]) -> str:
         '<div class="card %s"><b>%d</b>%s</div>' % (cls, count, _e(label)) for count, label, cls in cards))
     desired = report["desired"]
     if desired is not None:
-        body.append("<p>Desired set in <code>%s</code>: <code>%s</code></p>" % (
-            _e(desired["prefix"] or "the first prefix"),
+        body.append("<p>Desired set (in %s): <code>%s</code></p>" % (
+            "<code>%s</code>" % _e(desired["prefix"]) if desired["prefix"] else "each host's first prefix",
             _e(", ".join(p["pattern"] for p in desired["packages"]) or "(nothing)")))
     body.append("</header>")
     body.append('<section id="hosts"><h2>Hosts</h2>')
     body.append('<p><input type="search" id="host-filter" placeholder="Filter hosts" aria-label="Filter hosts"> '
                 '<span class="muted">Click a column heading to sort.</span></p>')
-    body.append(_table("host-table", ("Status", "Host", "Platform", "Prefixes", "Branch", "pkg_install", "pkgin",
+    body.append('<div class="scroll">')
+    body.append(_table("host-table", ("Status", "Host", "Platform", "Prefixes", "Branch", "pkg_install / pkgin",
                                       ("Packages", True), ("Vulnerable", True), ("Drift", True), "Reasons"),
                        [_host_row(i, h) for i, h in enumerate(hosts, 1)]))
+    body.append("</div>")
     body.append("</section>")
     anchors = {h["host"]: i for i, h in enumerate(hosts, 1)}
     vuln_rows = ["<tr>%s%s%s%s%s%s</tr>" % (

@@ -58,8 +58,10 @@ def host_input(value: Any) -> Dict[str, Any]:
     if value is None or value is False:
         return {"unreachable": True, "error": "no return"}
     if isinstance(value, str):
-        state = "unreachable" if any(s in value.lower() for s in _NO_RETURN) else "failed"
-        return {state: True, "error": value.strip()}
+        if any(s in value.lower() for s in _NO_RETURN):
+            # Salt's "Minion did not return. [No response]" goes on about looking the job up later.
+            return {"unreachable": True, "error": value.strip().splitlines()[0]}
+        return {"failed": True, "error": value.strip()}
     if not isinstance(value, Mapping):
         return {"failed": True, "error": "unexpected %s instead of facts" % type(value).__name__}
     if value.get("unreachable"):

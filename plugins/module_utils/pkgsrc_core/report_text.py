@@ -98,7 +98,7 @@ def _details(host: Mapping[str, Any]) -> List[str]:
     for prefix in host["prefixes"]:
         lines.extend(_prefix_lines(prefix))
     drift = host["drift"]
-    if drift and (drift["missing"] or drift["wrong_version"] or drift["extra"]):
+    if drift and host["prefixes"] and (drift["missing"] or drift["wrong_version"] or drift["extra"]):
         lines.extend(_wrap("drift in %s:" % (drift["prefix"] or "(no prefix)"), indent="  "))
         if drift["missing"]:
             lines.extend(_wrap("missing: " + ", ".join(drift["missing"]), indent="    ", more="      "))
