@@ -139,9 +139,8 @@ prefix:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.converge import converge_packages
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.converge import manage_packages
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages import PackageRequest
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.prefixes import select_prefix
 
 
 def main():
@@ -161,13 +160,14 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    layout = run(module, select_prefix, params["prefix"], params["pkg_dbdir"])
     request = PackageRequest(tuple(params["name"]), params["state"], params["update_cache"], params["upgrade"],
                              params["autoremove"], params["clean"], params["remove_dependants"],
                              float(params["lock_timeout"]))
-    result = run(module, converge_packages, request, layout, AnsibleRunner(module), module.check_mode)
+    result, layout = run(module, manage_packages, request, params["prefix"], params["pkg_dbdir"],
+                         AnsibleRunner(module), module.check_mode)
     out = result.as_dict()
-    out.update(prefix=layout.prefix, msg="; ".join(result.messages) or "nothing to change")
+    out.update(prefix=layout.prefix if layout else params["prefix"],
+               msg="; ".join(result.messages) or "nothing to change")
     if module._diff:  # pylint: disable=protected-access
         out["diff"] = result.diff
     module.exit_json(**out)

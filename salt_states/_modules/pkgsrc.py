@@ -12,7 +12,7 @@ import logging
 from salt.exceptions import CommandExecutionError
 
 try:
-    from pkgsrc_core.converge import converge_packages, read_installed
+    from pkgsrc_core.converge import manage_packages, read_installed
     from pkgsrc_core.audit import audit as core_audit
     from pkgsrc_core.bootstrap_options import run_bootstrap
     from pkgsrc_core.errors import PkgsrcError
@@ -82,9 +82,8 @@ def _with_version(name, version):
 
 
 def _converge(names, state, prefix=None, test=False, **options):
-    layout = _layout(prefix)
     request = PackageRequest(tuple(names), state, **options)
-    return _call(converge_packages, request, layout, SubprocessRunner(), test)
+    return _call(manage_packages, request, prefix, None, SubprocessRunner(), test)[0]
 
 
 def manage(names=None, state="present", prefix=None, test=False, pkgs=None, version=None, **options):

@@ -113,4 +113,3 @@ def render(out_dir, tgt="*", tgt_type="glob", desired=None, timeout=60, formats=
     # salt-run exits with a returned "retcode" (as the orchestrate runner does).
     return {"files": sorted(files), "summary": report["summary"], "worst": core_report.worst_status(report),
             "retcode": retcode}
-

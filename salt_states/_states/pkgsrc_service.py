@@ -63,3 +63,24 @@ def registered(name, **kwargs):
 def absent(name, **kwargs):
     """The service is stopped, unregistered and its definition removed."""
     return _run(name, "absent", **kwargs)
+
+
+def mod_watch(name, sfun=None, reload=False, **kwargs):  # pylint: disable=redefined-builtin
+    """
+    Restart the service when a state it watches changed (Salt calls this for ``watch``; do not
+    call it directly). Only pkgsrc_service.running restarts; with ``reload: true`` it reloads
+    instead (the service needs a reload_command). A restart keeps the service's definition, so
+    the other options are those of the watching state.
+
+    .. code-block:: yaml
+
+        webapp:
+          pkgsrc_service.running:
+            - command: [/opt/local/bin/webapp]
+            - watch:
+              - file: /opt/local/etc/webapp.conf
+    """
+    if sfun != "running":
+        return {"name": name, "result": True, "changes": {},
+                "comment": "pkgsrc_service.%s does not act on watch; nothing to restart" % sfun}
+    return _run(name, "reloaded" if reload else "restarted", enabled=kwargs.pop("enabled", True), **kwargs)

@@ -191,7 +191,7 @@ def check_outputs(out: Path):
     parser = PageParser()
     parser.feed(page)
     parser.close()
-    assert {host: classes for host, classes in parser.rows.items()} == {
+    assert dict(parser.rows) == {
         host: ["status-" + status] for host, status in EXPECTED.items()}
     assert sorted(cls for classes in parser.details.values() for cls in classes) == sorted(
         "status-" + s for s in EXPECTED.values())
@@ -365,8 +365,8 @@ def test_salt_runner_writes_the_report_and_marks_silent_minions(fleet, tmp_path)
     result = runner.render(out_dir=str(tmp_path / "out"), tgt="*", desired=str(desired), timeout=30)
     assert client.calls == [("*", "pkgsrc.facts", [], 30, "glob")]
     assert result["summary"]["unreachable"] == 1 and result["worst"] == "red"
-    assert sorted(result["files"]) == sorted(str(tmp_path / "out" / f) for f in
-                                              ("report.html", "report.json", "report.txt"))
+    names = ("report.html", "report.json", "report.txt")
+    assert sorted(result["files"]) == sorted(str(tmp_path / "out" / f) for f in names)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     down = next(h for h in report["hosts"] if h["host"] == "down.example.org")
     assert down["state"] == "unreachable" and "did not return" in down["error"]

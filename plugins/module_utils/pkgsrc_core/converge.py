@@ -5,15 +5,16 @@ This is the one call the Ansible module and the Salt functions make for packages
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .catalogue import load_catalogue, repository_urls
 from .errors import PkgsrcError
 from .lock import PkgdbLock
-from .packages import (CatalogueNeeded, Installed, PackagePlan, PackageRequest, PackageResult,
-                       plan_packages)
+from .packages import (CatalogueNeeded, Change, Installed, PackagePlan, PackageRequest, PackageResult,
+                       plan_packages, validate_names)
 from .pkgdb import read_pkgdb
 from .layout import Layout
+from .prefixes import select_prefix
 from .pkgtools import Command, pkg_add_commands, pkgin_commands, run_commands, summary_cache_dir, tool_path
 from .runner import Runner
 from .versions import compile_pattern
@@ -127,3 +128,25 @@ def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
     changed = plan.changed or before != after or any(c.purpose.startswith("clean") for c in commands)
     return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines()),
                          tuple(before), tuple(after))
+
+
+def manage_packages(request: PackageRequest, prefix: Optional[str], pkg_dbdir: Optional[str], runner: Runner,
+                    check_mode: bool = False) -> Tuple[PackageResult, Optional[Layout]]:
+    """The adapters' one call: find the prefix, then converge (or, in check mode, plan).
+
+    In check mode a prefix that is not bootstrapped yet (a playbook that bootstraps it in an
+    earlier task) is reported as "would install" rather than as an error.
+    """
+    try:
+        layout = select_prefix(prefix, pkg_dbdir)
+        read_installed(layout.host(layout.pkg_dbdir))
+    except PkgsrcError as exc:
+        if not check_mode:
+            raise
+        validate_names(request.names)
+        wanted = tuple(request.names) if request.state != "absent" else ()
+        plan = PackagePlan(changes=tuple(Change("install", name, name) for name in wanted))
+        message = "%s; in check mode: would %s" % (exc.message, "install " + ", ".join(wanted) if wanted
+                                                     else "change nothing")
+        return PackageResult(bool(wanted), plan, "none", (), (message,), (), wanted), None
+    return converge_packages(request, layout, runner, check_mode), layout

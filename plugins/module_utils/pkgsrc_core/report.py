@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cmp_to_key
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from .audit import LEVELS, level_of
 from .errors import PatternError, ReportError
@@ -27,7 +27,7 @@ from .versions import compile_pattern, dewey_cmp, is_pattern
 REPORT_VERSION = 1
 STATUSES = ("red", "amber", "green")
 # Packages every bootstrap kit installs: never reported as "extra" unless the desired set says so.
-BASE_PACKAGES = (
+BASE_PACKAGES: Tuple[str, ...] = (
     "bmake", "bootstrap-mk-files", "bsdtar", "cwrappers", "digest", "libarchive", "libfetch",
     "mozilla-rootcerts", "mozilla-rootcerts-openssl", "nawk", "pkg_alternatives", "pkg_install",
     "pkg_install-info", "pkgin", "pkgsrc-gnupg-keys",
@@ -110,7 +110,7 @@ def _desired_packages(data: Any) -> Tuple[DesiredPackage, ...]:
     if isinstance(data, Mapping):
         return tuple(desired_package(name, version) for name, version in data.items())
     if isinstance(data, (list, tuple)):
-        out = []
+        out: List[DesiredPackage] = []
         for entry in data:
             if isinstance(entry, Mapping):
                 out.extend(desired_package(name, version) for name, version in entry.items())
@@ -211,7 +211,7 @@ class _Check:
         self.wants = [(want, compile_pattern(want.pattern)) for want in desired.packages]
         self.names = {want.name for want in desired.packages if want.name is not None}
         self.loose = [match for want, match in self.wants if want.name is None]
-        self.ignore_names = set()
+        self.ignore_names: Set[str] = set()
         self.ignore_matchers: List[Callable[[str], bool]] = []
         for pattern in desired.ignore_extra:
             if is_pattern(pattern) or pattern_name(pattern) != pattern:

@@ -104,5 +104,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
-
+    raise SystemExit(main())

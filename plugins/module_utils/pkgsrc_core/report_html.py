@@ -35,9 +35,9 @@ table { border-collapse: collapse; width: 100%; margin: .3rem 0 1rem; }
 th, td { text-align: left; padding: .25rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f3f5f7; position: sticky; top: 0; }
 table.sortable th { cursor: pointer; user-select: none; }
-table.sortable th::after { content: " \\2195"; color: #9aa4ad; }
-table.sortable th[aria-sort="ascending"]::after { content: " \\2191"; color: #1d232a; }
-table.sortable th[aria-sort="descending"]::after { content: " \\2193"; color: #1d232a; }
+table.sortable th::after { content: "\\00a0\\2195"; color: #9aa4ad; }
+table.sortable th[aria-sort="ascending"]::after { content: "\\00a0\\2191"; color: #1d232a; }
+table.sortable th[aria-sort="descending"]::after { content: "\\00a0\\2193"; color: #1d232a; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status { display: inline-block; min-width: 4.2rem; text-align: center; border-radius: 3px;
           padding: 0 .4rem; color: #fff; font-weight: 600; text-transform: uppercase; font-size: .8rem; }
@@ -225,8 +225,8 @@ def _drift_block(drift: Mapping[str, Any]) -> List[str]:
 
 
 def _host_details(index: int, host: Mapping[str, Any]) -> str:
-    out = ['<details class="host status-%s" id="host-%d"%s>' % (host["status"], index,
-                                                             "" if host["status"] == "green" else " open"),
+    opened = "" if host["status"] == "green" else " open"
+    out = ['<details class="host status-%s" id="host-%d"%s>' % (host["status"], index, opened),
            "<summary>%s <h3>%s</h3> <span class=\"muted\">%s</span></summary>" % (
                _status(host["status"]), _e(host["host"]), _e(_platform(host, full=True)))]
     if host["reasons"]:

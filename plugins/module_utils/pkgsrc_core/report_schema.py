@@ -7,7 +7,7 @@ required, additionalProperties, items, minimum, $ref to $defs), so the core need
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Optional
 
 _STR = {"type": "string"}
 _STR_OR_NULL = {"type": ["string", "null"]}
@@ -180,8 +180,10 @@ def _check(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], where
             _check(item, schema["items"], root, "%s[%d]" % (where, index), out)
 
 
-def validate(document: Any, schema: Mapping[str, Any] = REPORT_SCHEMA) -> List[str]:
-    """Every place where document breaks the schema, as "path: problem" lines (empty: valid)."""
+def validate(document: Any, schema: Optional[Mapping[str, Any]] = None) -> List[str]:
+    """Every place where document breaks the schema (default REPORT_SCHEMA), as "path: problem"
+    lines; empty when the document is valid."""
+    root = REPORT_SCHEMA if schema is None else schema
     problems: List[str] = []
-    _check(document, schema, schema, "$", problems)
+    _check(document, root, root, "$", problems)
     return problems

@@ -125,8 +125,8 @@ def render_text(report: Mapping[str, Any]) -> str:
     summary = report["summary"]
     lines = _wrap("pkgsrc fleet report" + (", %s" % report["generated"] if report["generated"] else ""),
                   indent="")
-    lines.extend(_wrap("%s: %d red, %d amber, %d green" % (_plural(summary["hosts"], "host"), summary["red"],
-                                                          summary["amber"], summary["green"]), indent=""))
+    lines.extend(_wrap("%s: %d red, %d amber, %d green" % (
+        _plural(summary["hosts"], "host"), summary["red"], summary["amber"], summary["green"]), indent=""))
     lines.extend(_wrap("%d unreachable, %d failed, %d without pkgsrc" % (
         summary["unreachable"], summary["failed"], summary["without_pkgsrc"]), indent=""))
     lines.extend(_wrap("%d vulnerable, %d with audit unknown, %d drifted from the desired set" % (
@@ -144,9 +144,9 @@ def render_text(report: Mapping[str, Any]) -> str:
     vulnerable: List[str] = []
     for entry in report["vulnerable_hosts"]:
         for vuln in entry["vulnerabilities"]:
-            vulnerable.extend(_wrap("%s %s: %s (%s, %s)" % (entry["host"], vuln["prefix"], vuln["pkgname"],
-                                                              vuln["type"], vuln["level"]),
-                                    indent="  ", more="      "))
+            line = "%s %s: %s (%s, %s)" % (entry["host"], vuln["prefix"], vuln["pkgname"], vuln["type"],
+                                           vuln["level"])
+            vulnerable.extend(_wrap(line, indent="  ", more="      "))
     lines.extend(_section("VULNERABLE HOSTS (%d)" % len(report["vulnerable_hosts"]), vulnerable))
     lines.extend(_section("UNREACHABLE OR FAILED (%d)" % len(report["unreachable_hosts"]), [
         line for entry in report["unreachable_hosts"]

@@ -27,9 +27,7 @@ from __future__ import annotations
 import bz2
 import lzma
 import os
-import queue
 import re
-import threading
 import zlib
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -48,7 +46,6 @@ LIST_VARIABLES = ("DEPENDS", "CONFLICTS", "REQUIRES", "PROVIDES", "SUPERSEDES")
 
 _READ_SIZE = 512 * 1024          # compressed bytes read at a time
 _OUT_SIZE = 2 * 1024 * 1024      # most decompressed bytes produced per call (bounds memory)
-_PREFETCH = 4                    # decompressed pieces the reader thread may run ahead
 _ZSTD_IN = 64 * 1024             # compressed bytes given to zstandard at a time
 _MAX_RECORD = 16 * 1024 * 1024   # a "record" this large without an empty line is not a summary
 # A line that is not empty and holds no "=": found with one C-level scan per block of records.
@@ -283,7 +280,7 @@ def _chunks(stream: IO[bytes], source: str) -> Generator[bytes, None, None]:
             yield data
             data = _read(stream, source)
         return
-    yield from _prefetched(_decompressed(stream, source, data, fmt))
+    yield from _decompressed(stream, source, data, fmt)
 
 
 def _decompressed(stream: IO[bytes], source: str, data: bytes,
@@ -311,57 +308,6 @@ def _decompressed(stream: IO[bytes], source: str, data: bytes,
     if not decomp.eof:
         raise SummaryError("%s is truncated: the compressed data ends before its end marker" % kind,
                            source, 0, _HINT_FETCH)
-
-
-class _End:
-    """Marks the end of a prefetched sequence."""
-
-
-def _prefetched(items: Iterator[bytes]) -> Iterator[bytes]:
-    """Run `items` in a helper thread, up to _PREFETCH items ahead of the consumer.
-
-    Decompression (zlib, bz2, lzma, zstandard) releases the GIL, so it runs on another core while
-    this thread splits and checks records. Errors in the helper are raised here; when the
-    consumer stops early, the helper stops too before this generator returns.
-    """
-    pending: "queue.Queue[object]" = queue.Queue(_PREFETCH)
-    stop = threading.Event()
-
-    def hand_over(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                pending.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not hand_over(item):
-                    return
-            hand_over(_End)
-        except BaseException as exc:  # handed to the consumer, whatever it is
-            hand_over(exc)
-
-    helper = threading.Thread(target=produce, name="pkg_summary-reader", daemon=True)
-    try:
-        helper.start()
-    except RuntimeError:  # no thread to be had (resource limits): read in this thread
-        yield from items
-        return
-    try:
-        while True:
-            item = pending.get()
-            if item is _End:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        helper.join()
 
 
 def _decode(block: bytes) -> str:
@@ -409,7 +355,7 @@ def _blocks(stream: IO[bytes], source: str) -> Generator[Tuple[str, int, int], N
             yield text, line, no_eq
             line += newlines + 2
     finally:
-        chunks.close()  # stops the reader thread before the caller closes the file
+        chunks.close()
     if tail.strip(b"\n"):
         text, _newlines, no_eq = _block(tail.rstrip(b"\n"))
         yield text, line, no_eq

@@ -496,8 +496,8 @@ def test_html_numeric_sort_keys():
     text = report_html.render_html(model)
     web1 = re.search(r'<tr class="host status-red" data-status="red">(.*?web1.*?)</tr>', text).group(1)
     cells = re.findall(r"<td([^>]*)>", web1)
-    assert cells[0] == ' data-sort="0"' and  cells[6:9] == [' class="num" data-sort="9"', ' class="num" data-sort="1"',
-                                                  ' class="num" data-sort="1"']
+    assert cells[0] == ' data-sort="0"'
+    assert cells[6:9] == [' class="num" data-sort="9"', ' class="num" data-sort="1"', ' class="num" data-sort="1"']
 
 
 # --- input shapes ---------------------------------------------------------------------------
@@ -629,4 +629,3 @@ def test_cli_prints_one_format(tmp_path, capsys):
     facts_file.write_text(json.dumps({"web1": GOOD}))
     assert report_cli.main(["--input", str(facts_file), "--format", "html", "--fail-on", "amber"]) == 0
     assert parse_page(capsys.readouterr().out).rows == [("green", ["host", "status-green"])]
-

@@ -1,0 +1,244 @@
+"""Fixture content for the roles' Molecule scenarios (roles/*/molecule/): one folder the testbed serves.
+
+    python -m tests.molecule_support prepare-www DIR
+
+builds DIR once and reuses it while the sources it is made from stay the same (the key is a hash
+of tests/fixtures, tests/sim, the core and this file). It prints one JSON line: ``changed``,
+``dir``, ``seconds``. DIR holds, for hosts that reach it at ``http://10.213.0.1:8080/``:
+
+    kits/<kit>.tar.gz, .sha256, .asc   signed kits for LAYOUTS["el"] (/usr/pkg, pkgdb /usr/pkg/.pkgdb) and
+                                       LAYOUTS["sample"] (/opt/pkg, pkgdb /opt/pkg/pkgdb): two prefixes on a host
+    pubkey.asc                         the signing key (armored)
+    All/                               the demo repository for /usr/pkg (el layout)
+    opt/All/                           the demo repository for /opt/pkg (sample layout)
+    grid/All/                          the demo repository for /home/grid/pkg (pkgsrc's from-source layout)
+    source/pkgsrc.tar.gz               a "pkgsrc source tree" whose bootstrap/bootstrap is a stand-in (below)
+    fixtures.json                      what the playbooks need: URLs, checksums, the key's fingerprint
+
+The stand-in bootstrap script accepts exactly the arguments pkgsrc.deploy passes for an
+unprivileged from-source bootstrap into /home/grid/pkg, and unpacks there the prefix a real
+bootstrap would leave: the stand-in pkg_install and pkgin tools with their package database.
+The stand-in tools log every run to the paths in ``fixtures.json`` (``sim_log``).
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The fixture builders use the core as `pkgsrc_core` (pytest puts it on the path; a plain run does not).
+CORE_PARENT = str(REPO_ROOT / "plugins" / "module_utils")
+if CORE_PARENT not in sys.path:
+    sys.path.insert(0, CORE_PARENT)
+
+# pylint: disable=wrong-import-position
+from tests.fixtures._tar import Member, gzip_bytes, tar_bytes  # noqa: E402
+from tests.fixtures.demo import build_demo_repo  # noqa: E402
+from tests.fixtures.gpg import make_signer  # noqa: E402
+from tests.fixtures.kits import LAYOUTS, KitLayout, build_kit, kit_members, source_layout  # noqa: E402
+HTTP_URL = "http://10.213.0.1:8080/"
+GRID_HOME = "/home/grid"
+GRID_PREFIX = GRID_HOME + "/pkg"
+ROOT_SIM_LOG = "/var/tmp/pkgsrc-sim.log"
+GRID_SIM_LOG = GRID_HOME + "/pkgsrc-sim.log"
+KEY_FILE = ".fixture-key"
+
+# The folders and files whose content the served folder is made from.
+SOURCES = ("tests/fixtures", "tests/sim", "plugins/module_utils/pkgsrc_core", "tests/molecule_support.py")
+
+STAND_IN_BOOTSTRAP = r"""#!/bin/sh
+# Test stand-in for pkgsrc's bootstrap/bootstrap (made by tests/molecule_support.py): it checks its
+# arguments as the real script does, then unpacks the prefix a bootstrap for @PREFIX@ would leave
+# (the pkg_install and pkgin stand-ins and their package database).
+if [ -n "$PKG_PATH" ]; then echo "ERROR: Please unset PKG_PATH before running bootstrap." 1>&2; exit 1; fi
+case "$SH" in /*) ;; *) echo "ERROR: The variable SH must contain an absolute path" 1>&2; exit 1 ;; esac
+fragment=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --prefix) prefix=$2; shift ;;
+    --pkgdbdir) pkgdbdir=$2; shift ;;
+    --sysconfdir) sysconfdir=$2; shift ;;
+    --varbase) varbase=$2; shift ;;
+    --workdir) workdir=$2; shift ;;
+    --mk-fragment) fragment=$2; shift ;;
+    --unprivileged|--make-jobs=*|--abi=*) ;;
+    --make-jobs|--abi|--compiler|--prefer-pkgsrc) shift ;;
+    *) echo "ERROR: unknown argument $1" 1>&2; exit 1 ;;
+  esac
+  shift
+done
+want="@PREFIX@ @PKGDBDIR@ @SYSCONFDIR@ @VARBASE@"
+if [ "$prefix $pkgdbdir $sysconfdir $varbase" != "$want" ]; then
+  echo "ERROR: this stand-in bootstraps only $want (prefix, pkgdbdir, sysconfdir, varbase)" 1>&2
+  exit 1
+fi
+here=$(cd "$(dirname "$0")" && pwd)
+echo "===> Bootstrapping into $prefix"
+mkdir -p "$workdir" "$prefix" || exit 1
+tar -xzf "$here/files/prefix.tar.gz" -C "$prefix" || exit 1
+if [ -n "$fragment" ]; then cat "$fragment" >> "$sysconfdir/mk.conf" || exit 1; fi
+echo "===> bootstrap complete"
+"""
+
+
+def fixture_key() -> str:
+    """A hash of every source file the served folder is built from."""
+    digest = hashlib.sha256()
+    for rel in SOURCES:
+        top = REPO_ROOT / rel
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file() and p.suffix == ".py")
+        for path in files:
+            digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _prefix_members(layout: KitLayout, repo_urls: List[str], sim_log: str) -> List[Member]:
+    """The kit's members for layout, renamed relative to its prefix ("./bin/pkgin")."""
+    members, _pkgnames = kit_members(layout, repo_urls, sim_log=sim_log)
+    top = "./" + layout.prefix.strip("/")
+    out = []
+    for member in members:
+        name = member.name.rstrip("/")
+        if name == top or not name.startswith(top + "/"):
+            continue
+        rel = "./" + name[len(top) + 1:] + ("/" if member.type == tarfile.DIRTYPE else "")
+        out.append(Member(rel, member.data, member.mode, member.type, member.linkname))
+    return out
+
+
+def build_source_tree(path: Path, layout: KitLayout, repo_urls: List[str], sim_log: str) -> str:
+    """Write a pkgsrc source tarball with the stand-in bootstrap for layout; return its sha256 checksum."""
+    script = STAND_IN_BOOTSTRAP
+    for token, value in (("@PREFIX@", layout.prefix), ("@PKGDBDIR@", layout.pkg_dbdir),
+                         ("@SYSCONFDIR@", layout.sysconfdir), ("@VARBASE@", layout.varbase)):
+        script = script.replace(token, value)
+    prefix_tgz = gzip_bytes(tar_bytes(_prefix_members(layout, repo_urls, sim_log)))
+    members = [
+        Member("pkgsrc/", mode=0o755, type=tarfile.DIRTYPE),
+        Member("pkgsrc/bootstrap/", mode=0o755, type=tarfile.DIRTYPE),
+        Member("pkgsrc/bootstrap/bootstrap", script.encode(), 0o755),
+        Member("pkgsrc/bootstrap/files/", mode=0o755, type=tarfile.DIRTYPE),
+        Member("pkgsrc/bootstrap/files/prefix.tar.gz", prefix_tgz, 0o644),
+        Member("pkgsrc/doc/", mode=0o755, type=tarfile.DIRTYPE),
+        Member("pkgsrc/doc/README", b"A stand-in pkgsrc tree for the pkgsrc.deploy Molecule scenarios.\n", 0o644),
+    ]
+    data = gzip_bytes(tar_bytes(members))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _kit_entry(www: Path, layout: KitLayout, repo_dir: str, signer: Any) -> Dict[str, Any]:
+    """Build a signed kit for layout and its demo repository under www/repo_dir; describe them."""
+    repo_url = HTTP_URL + (repo_dir + "/" if repo_dir else "") + "All"
+    kit = build_kit(www / "kits", layout, [repo_url], signer=signer, sim_log=ROOT_SIM_LOG)
+    build_demo_repo(www / repo_dir if repo_dir else www, prefix=layout.prefix, layout=layout, sim_log=ROOT_SIM_LOG)
+    kit_url = HTTP_URL + "kits/" + kit.name
+    return {"url": kit_url, "checksum": "sha256:" + kit.sha256, "signature_url": kit_url + ".asc",
+            "gpg_key": HTTP_URL + "pubkey.asc", "fingerprint": signer.fingerprint, "prefix": layout.prefix,
+            "pkg_dbdir": layout.pkg_dbdir, "repository": repo_url, "pkgnames": list(kit.pkgnames)}
+
+
+def build_www(www: Path) -> Dict[str, Any]:
+    """Build the served folder's content into www (an empty folder); return what fixtures.json says."""
+    with tempfile.TemporaryDirectory(prefix="molecule-signer-") as home:
+        signer = make_signer(home)
+        try:
+            kits = {"el": _kit_entry(www, LAYOUTS["el"], "", signer),
+                    "sample": _kit_entry(www, LAYOUTS["sample"], "opt", signer)}
+            shutil.copyfile(signer.public_key_asc, www / "pubkey.asc")
+        finally:
+            signer.close()
+    grid_layout = source_layout(GRID_PREFIX)
+    grid_repo_url = HTTP_URL + "grid/All"
+    build_demo_repo(www / "grid", prefix=GRID_PREFIX, layout=grid_layout, sim_log=GRID_SIM_LOG)
+    source_checksum = build_source_tree(www / "source" / "pkgsrc.tar.gz", grid_layout, [grid_repo_url],
+                                        GRID_SIM_LOG)
+    return {
+        "http_url": HTTP_URL,
+        "kits": kits,
+        "sim_log": ROOT_SIM_LOG,
+        "grid": {"prefix": GRID_PREFIX, "pkg_dbdir": grid_layout.pkg_dbdir, "repository": grid_repo_url,
+                 "source_url": HTTP_URL + "source/pkgsrc.tar.gz", "source_checksum": source_checksum,
+                 "sim_log": GRID_SIM_LOG},
+    }
+
+
+class _Locked:
+    """An exclusive lock on a file next to the served folder (one builder at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Optional[Any] = None
+
+    def __enter__(self) -> "_Locked":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = open(self.path, "a", encoding="utf-8")  # pylint: disable=consider-using-with
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+
+def _make_readable(top: Path) -> None:
+    """Make every folder and file under top readable by all (mkdtemp makes a 0700 folder)."""
+    for path in [top, *top.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def prepare_www(www: Path) -> Dict[str, Any]:
+    """Build www unless it already holds the content of the current sources; say what happened."""
+    start = time.monotonic()
+    www = www.resolve()
+    key = fixture_key()
+    with _Locked(www.with_name(www.name + ".lock")):
+        if (www / KEY_FILE).is_file() and (www / KEY_FILE).read_text(encoding="utf-8").strip() == key:
+            return {"changed": False, "dir": str(www), "seconds": round(time.monotonic() - start, 2)}
+        fresh = Path(tempfile.mkdtemp(prefix=www.name + ".new-", dir=str(www.parent)))
+        try:
+            data = build_www(fresh)
+            (fresh / "fixtures.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n",
+                                                 encoding="utf-8")
+            (fresh / KEY_FILE).write_text(key + "\n", encoding="utf-8")
+            _make_readable(fresh)
+            old = None
+            if www.exists():
+                old = Path(tempfile.mkdtemp(prefix=www.name + ".old-", dir=str(www.parent)))
+                os.rename(www, old / "www")
+            os.rename(fresh, www)
+            if old is not None:
+                shutil.rmtree(old)
+        finally:
+            if fresh.exists():
+                shutil.rmtree(fresh)
+    return {"changed": True, "dir": str(www), "seconds": round(time.monotonic() - start, 2)}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command line: prepare-www DIR."""
+    parser = argparse.ArgumentParser(prog="python -m tests.molecule_support", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    prep = sub.add_parser("prepare-www", help="build (or reuse) the folder the Molecule testbeds serve")
+    prep.add_argument("dir", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "prepare-www":
+        print(json.dumps(prepare_www(args.dir)))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
