@@ -9,7 +9,7 @@ cd "$top"
 
 # Debian packages: the testbed (nspawn, debootstrap, netns, nc), xmllint, gpg, xz/bzip2/zstd.
 debs=(systemd-container debootstrap iproute2 netcat-openbsd libxml2-utils gnupg xz-utils bzip2
-      zstd curl ca-certificates tar gzip rsync shellcheck systemd openssh-client)
+      zstd curl ca-certificates tar gzip rsync shellcheck systemd openssh-client chromium)
 missing=()
 for d in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$d" 2>/dev/null | grep -q "install ok installed" || missing+=("$d")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -48,6 +49,13 @@ class _Context:
         self.roots: List[str] = []
         self.config_files: List[str] = []
         self.blocks: List[Tuple[str, str]] = []
+        self.verifying: Optional[_Background] = None
+
+    def finish_verification(self) -> None:
+        """Wait for a signature check running in the background; raise its error, if any."""
+        if self.verifying is not None:
+            pending, self.verifying = self.verifying, None
+            pending.result()
 
     def host(self, path: str) -> str:
         return self.layout.host(path)
@@ -74,15 +82,42 @@ def _fetch(ctx: _Context, action: Action) -> None:
     ctx.done.append("fetched %s" % params["url"])
 
 
+class _Background:
+    """A function run in a thread; result() waits and re-raises what it raised."""
+
+    def __init__(self, function: Callable[[], None]) -> None:
+        self.error: Optional[BaseException] = None
+        self.thread = threading.Thread(target=self._run, args=(function,), daemon=True)
+        self.thread.start()
+
+    def _run(self, function: Callable[[], None]) -> None:
+        try:
+            function()
+        except BaseException as exc:  # noqa: B036 - handed to the waiting thread  # pylint: disable=broad-except
+            self.error = exc
+
+    def result(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _verify(ctx: _Context, action: Action) -> None:
+    """Check the signature. It runs in the background while the kit's listing is checked (both
+    only read the downloaded file); nothing is written before it has succeeded.
+    """
     params = action.params
     data = ctx.fetched["kit"].path if "kit" in ctx.fetched else params["data"]
     signature = ctx.fetched["signature"].path if "signature" in ctx.fetched else params["signature"]
-    check = verify_detached(ctx.runner, data, signature, list(params["keys"]), params.get("fingerprint"),
-                            gpg=ctx.plan.request.gpg)
     name = params.get("name") or posixpath.basename(data)
-    ctx.messages.append("signature of %s verified: key %s" % (name, check.primary_fingerprint))
-    ctx.done.append("checked the signature of %s" % name)
+
+    def check() -> None:
+        found = verify_detached(ctx.runner, data, signature, list(params["keys"]), params.get("fingerprint"),
+                                gpg=ctx.plan.request.gpg)
+        ctx.messages.append("signature of %s verified: key %s" % (name, found.primary_fingerprint))
+        ctx.done.append("checked the signature of %s" % name)
+
+    ctx.verifying = _Background(check)
 
 
 def _allowed(layout: Layout) -> AllowedPaths:
@@ -92,7 +127,10 @@ def _allowed(layout: Layout) -> AllowedPaths:
 def _install_kit(ctx: _Context, action: Action) -> None:
     layout = ctx.layout
     archive = ctx.fetched["kit"].path if "kit" in ctx.fetched else action.params["archive"]
-    listing = scan_archive(archive, _allowed(layout))
+    try:
+        listing = scan_archive(archive, _allowed(layout))
+    finally:
+        ctx.finish_verification()  # the signature must hold before anything is written
     if not any(is_within(m.path, layout.prefix) and not m.ancestor for m in listing.members):
         raise PkgsrcError("kit %s installs nothing into %s (its paths: %s)" % (
             archive, layout.prefix, ", ".join(listing.roots_used) or "none"),
@@ -387,6 +425,8 @@ def apply_plan(plan: BootstrapPlan, runner: Runner, log: Log = None) -> Bootstra
         if handler is None:
             raise PkgsrcError("unknown bootstrap action %r" % action.kind)
         try:
+            if action.kind not in ("verify", "install_kit"):
+                ctx.finish_verification()
             handler(ctx, action)
         except PkgsrcError as err:
             if ctx.changed:
@@ -396,6 +436,7 @@ def apply_plan(plan: BootstrapPlan, runner: Runner, log: Log = None) -> Bootstra
         except OSError as err:
             raise BootstrapFailed("%s failed: %s" % (action.summary, err),
                                   "check permissions and free space, then run again", done=ctx.done) from err
+    ctx.finish_verification()
     _record_config(ctx)
     layout = ctx.layout
     existing = plan.existing.to_dict() if plan.existing else None

@@ -274,6 +274,11 @@ def _read(stream: IO[bytes], source: str) -> bytes:
 def _chunks(stream: IO[bytes], source: str) -> Generator[bytes, None, None]:
     """Raw file -> decompressed bytes, whatever the format (several members/streams allowed)."""
     data = _read(stream, source)
+    while 0 < len(data) < 8:  # a stream may give short reads: get enough for the magic bytes
+        more = _read(stream, source)
+        if not more:
+            break
+        data += more
     fmt = _format(data[:8], source)
     if fmt is None:
         while data:

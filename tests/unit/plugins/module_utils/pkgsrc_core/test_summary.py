@@ -211,6 +211,27 @@ def test_concatenated_streams_larger_than_a_read(kind, monkeypatch):
     assert names == ["a%04d-1.0" % i for i in range(4000)] + ["b%04d-1.0" % i for i in range(4000)]
 
 
+class _Trickle(io.RawIOBase):
+    """A stream that hands out at most 3 bytes per read, like a slow socket."""
+
+    def __init__(self, data):
+        super().__init__()
+        self._data = data
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        out, self._data = self._data[:3], self._data[3:]
+        return out
+
+
+@pytest.mark.parametrize("kind", sorted(COMPRESSORS))
+def test_short_reads_still_find_the_format(kind):
+    data = COMPRESSORS[kind](DEMO_BYTES)
+    assert [r.pkgname for r in summary.iter_summary(_Trickle(data))] == EXPECTED_DEMO
+
+
 def test_zero_padding_after_a_gzip_stream_is_ignored():
     assert [r.pkgname for r in _parse(gzip.compress(DEMO_BYTES) + b"\0" * 1000)] == EXPECTED_DEMO
 
