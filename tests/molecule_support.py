@@ -1,8 +1,17 @@
-"""Fixture content for the roles' Molecule scenarios (roles/*/molecule/): one folder the testbed serves.
+"""Fixture content and testbed hosts for the roles' Molecule scenarios (roles/*/molecule/).
 
     python -m tests.molecule_support prepare-www DIR
+    python -m tests.molecule_support create --www DIR --workdir DIR --platforms JSON \
+        --instance-config FILE --ssh-config FILE
+    python -m tests.molecule_support destroy --workdir DIR --instance-config FILE [--control-path-dir DIR]
 
-builds DIR once and reuses it while the sources it is made from stay the same (the key is a hash
+``create`` (a scenario's create.yml) prepares the served folder, boots one testbed host per
+Molecule platform with the testbed CLI (``python -m tests.testbed up``), and writes Molecule's
+instance configuration (address, user from the platform's ``testbed_user``, key) and an ssh
+configuration file whose ProxyCommand enters the testbed's network (molecule.yml passes it with
+``-F``). ``destroy`` closes the ssh connection masters and runs ``python -m tests.testbed down``.
+
+``prepare-www`` builds DIR once and reuses it while the sources it is made from stay the same (the key is a hash
 of tests/fixtures, tests/sim, the core and this file). It prints one JSON line: ``changed``,
 ``dir``, ``seconds``. DIR holds, for hosts that reach it at ``http://10.213.0.1:8080/``:
 
@@ -28,6 +37,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -227,17 +237,85 @@ def prepare_www(www: Path) -> Dict[str, Any]:
     return {"changed": True, "dir": str(www), "seconds": round(time.monotonic() - start, 2)}
 
 
+def _testbed_cli(args: List[str]) -> subprocess.CompletedProcess:
+    """Run the testbed command line (python -m tests.testbed ...) from the repository root."""
+    return subprocess.run([sys.executable, "-m", "tests.testbed", *args], cwd=str(REPO_ROOT), capture_output=True,
+                          text=True, check=False, timeout=600)
+
+
+def ssh_config_text(controller_netns: str) -> str:
+    """An ssh configuration (for ssh -F) that reaches testbed hosts from the root network namespace."""
+    return ("Host *\n"
+            "  ProxyCommand nsenter --net=/run/netns/%s nc %%h %%p\n"
+            "  GlobalKnownHostsFile /dev/null\n"
+            "  BatchMode yes\n"
+            "  ConnectTimeout 10\n" % controller_netns)
+
+
+def instance_config(platforms: List[Dict[str, Any]], testbed: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Molecule's instance configuration: one entry per platform, from the testbed's description."""
+    ips = {host["name"]: host["ip"] for host in testbed["hosts"]}
+    return [{"instance": p["name"], "address": ips[p["name"]], "port": 22, "user": p.get("testbed_user", "root"),
+             "identity_file": testbed["ssh_key"]} for p in platforms]
+
+
+def create(www: Path, workdir: Path, platforms: List[Dict[str, Any]], instance_file: Path,
+           ssh_config_file: Path) -> Dict[str, Any]:
+    """Prepare www, boot one host per platform serving it, write the instance and ssh configurations."""
+    prepared = prepare_www(www)
+    names = [p["name"] for p in platforms]
+    proc = _testbed_cli(["up", "--hosts", str(len(names)), "--names", ",".join(names), "--dir", str(workdir),
+                         "--serve", str(www)])
+    if proc.returncode != 0:
+        raise RuntimeError("testbed up failed (%d):\n%s%s" % (proc.returncode, proc.stdout, proc.stderr))
+    testbed = json.loads(proc.stdout)
+    ssh_config_file.write_text(ssh_config_text(testbed["controller_netns"]), encoding="utf-8")
+    ssh_config_file.chmod(0o600)
+    instance_file.write_text(json.dumps(instance_config(platforms, testbed), indent=2) + "\n", encoding="utf-8")
+    return {"www": prepared, "testbed": testbed}
+
+
+def destroy(workdir: Path, instance_file: Path, control_path_dir: Optional[Path]) -> Dict[str, Any]:
+    """Close the ssh masters in control_path_dir, take the testbed down, forget the instances."""
+    closed = []
+    if control_path_dir is not None and control_path_dir.is_dir():
+        for sock in sorted(control_path_dir.iterdir()):
+            subprocess.run(["ssh", "-o", "ControlPath=%s" % sock, "-O", "exit", "testbed"], capture_output=True,
+                           check=False, timeout=30)
+            closed.append(sock.name)
+    proc = _testbed_cli(["down", "--dir", str(workdir)])
+    if proc.returncode != 0:
+        raise RuntimeError("testbed down failed (%d):\n%s%s" % (proc.returncode, proc.stdout, proc.stderr))
+    if instance_file.parent.is_dir():
+        instance_file.write_text("[]\n", encoding="utf-8")
+    return {"closed_masters": closed, "down": True}
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    """Command line: prepare-www DIR."""
+    """Command line: prepare-www, create, destroy (see the module's docstring)."""
     parser = argparse.ArgumentParser(prog="python -m tests.molecule_support", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare-www", help="build (or reuse) the folder the Molecule testbeds serve")
     prep.add_argument("dir", type=Path)
+    make = sub.add_parser("create", help="boot testbed hosts for Molecule platforms")
+    make.add_argument("--www", type=Path, required=True, help="the folder to serve (prepared first)")
+    make.add_argument("--workdir", type=Path, required=True, help="the testbed's work folder")
+    make.add_argument("--platforms", required=True, help="Molecule's platforms as JSON (name, testbed_user)")
+    make.add_argument("--instance-config", type=Path, required=True)
+    make.add_argument("--ssh-config", type=Path, required=True)
+    stop = sub.add_parser("destroy", help="take the testbed down")
+    stop.add_argument("--workdir", type=Path, required=True)
+    stop.add_argument("--instance-config", type=Path, required=True)
+    stop.add_argument("--control-path-dir", type=Path, help="ssh ControlPersist sockets to close first")
     args = parser.parse_args(argv)
     if args.command == "prepare-www":
-        print(json.dumps(prepare_www(args.dir)))
-        return 0
-    return 2
+        result = prepare_www(args.dir)
+    elif args.command == "create":
+        result = create(args.www, args.workdir, json.loads(args.platforms), args.instance_config, args.ssh_config)
+    else:
+        result = destroy(args.workdir, args.instance_config, args.control_path_dir)
+    print(json.dumps(result))
+    return 0
 
 
 if __name__ == "__main__":

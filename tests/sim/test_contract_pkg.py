@@ -10,19 +10,16 @@ values listed in MASKS (the fixture packages are not byte-identical to the real 
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import gzip
 import hashlib
-import http.server
 import json
 import os
 import re
 import shutil
 import subprocess
 import tarfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -34,6 +31,7 @@ from tests.fixtures.demo import build_demo_repo, libfoo_spec, sample_repo_specs
 from tests.fixtures.gpg import Signer, make_signer
 from tests.fixtures.kits import build_kit
 from tests.fixtures.layouts import source_layout
+from tests.fixtures.local import serve
 from tests.fixtures.repo import add_packages, build_repo
 from tests.sim import pkg_admin
 from tests.sim._pkgdb import PkgDb, plist_values
@@ -79,26 +77,6 @@ def mask(text: str) -> str:
     for _why, pattern, replacement in MASKS:
         text = re.sub(pattern, replacement, text, flags=re.MULTILINE)
     return text
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        pass
-
-
-@contextlib.contextmanager
-def serve(directory: Path) -> Iterator[Tuple[str, http.server.ThreadingHTTPServer]]:
-    """An HTTP server on 127.0.0.1 (ephemeral port) for directory; yields (url, server)."""
-    handler = functools.partial(_Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield "http://127.0.0.1:%d" % server.server_address[1], server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 class Host:

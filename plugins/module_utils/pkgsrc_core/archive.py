@@ -181,7 +181,7 @@ class _Gunzip(io.RawIOBase):
 
 def _decompressor(compression: str, fileobj: IO[bytes]) -> IO[bytes]:
     if compression == "gz":
-        return io.BufferedReader(_Gunzip(fileobj), buffer_size=1 << 20)  # type: ignore[return-value]
+        return io.BufferedReader(_Gunzip(fileobj), buffer_size=1 << 20)
     if compression == "bz2":
         return bz2.BZ2File(fileobj, mode="rb")
     if compression == "xz":

@@ -11,14 +11,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import PkgsrcError
-from .fsutil import read_text
+from .fsutil import atomic_write, read_text
 from .layout import parse_conf_vars
 from .pkgconf import parse_repositories
 from .summary import iter_summary
@@ -107,21 +106,6 @@ def _fetch(repo: str, cache_dir: Optional[str], refresh: bool) -> Tuple[str, byt
                           "check that the repository URL is right and reachable from this host")
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def load_catalogue(repos: Sequence[str], cache_dir: Optional[str] = None, refresh: bool = False) -> Catalogue:
     """Read every repository's summary (cached when cache_dir is given; nothing written without it)."""
     if not repos:
@@ -143,6 +127,6 @@ def load_catalogue(repos: Sequence[str], cache_dir: Optional[str] = None, refres
                                   "the repository may be mid-update: try again, or run with update_cache") from None
         if cache_dir and meta is not None:  # only a summary that parsed is kept
             cached = _cache_file(cache_dir, url)
-            _write_atomic(cached, data)
-            _write_atomic(cached + ".json", json.dumps(meta).encode("utf-8"))
+            atomic_write(cached, data, mode=0o644)
+            atomic_write(cached + ".json", json.dumps(meta), mode=0o644)
     return Catalogue(tuple(names), tuple(sources))

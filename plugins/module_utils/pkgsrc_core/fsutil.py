@@ -11,7 +11,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 from .errors import PkgsrcError
 
@@ -76,16 +76,31 @@ def read_text(path: str) -> Optional[str]:
         return None
 
 
-def atomic_write(path: str, text: str, mode: int = 0o644, owner: Optional[Tuple[int, int]] = None,
+def decode_lenient(data: bytes) -> str:
+    """UTF-8 text; a line that is not UTF-8 is read as latin-1 (pkgsrc metadata is mostly UTF-8)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "\n".join(_decode_line(line) for line in data.split(b"\n"))
+
+
+def _decode_line(line: bytes) -> str:
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
+
+
+def atomic_write(path: str, text: Union[str, bytes], mode: int = 0o644, owner: Optional[Tuple[int, int]] = None,
                  make_parents: bool = True, parent_mode: int = 0o755) -> None:
-    """Replace path with text atomically, with an explicit mode (and owner if given)."""
+    """Replace path with text (str or bytes) atomically, with an explicit mode (and owner if given)."""
     directory = posixpath.dirname(path) or "."
     if make_parents and not os.path.isdir(directory):
         os.makedirs(directory, mode=parent_mode, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".pkgsrc-deploy-", suffix=".tmp", dir=directory)
     try:
         try:
-            os.write(fd, text.encode("utf-8", "surrogateescape"))
+            os.write(fd, text if isinstance(text, bytes) else text.encode("utf-8", "surrogateescape"))
             if owner is not None:
                 os.fchown(fd, owner[0], owner[1])
             os.fchmod(fd, mode)

@@ -27,24 +27,14 @@ from types import MappingProxyType
 from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Tuple, Union
 
 from .errors import PatternError, PkgdbError
+from .fsutil import decode_lenient
 from .versions import best_match, compile_pattern, dewey_cmp, split_pkgname
 
 __all__ = ["InstalledPackage", "Pkgdb", "PlistFile", "PackingList", "read_pkgdb", "read_contents",
            "parse_contents", "parse_build_info"]
 
 
-def _text(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return "\n".join(_line_text(line) for line in data.split(b"\n"))
-
-
-def _line_text(line: bytes) -> str:
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        return line.decode("latin-1")
+_text = decode_lenient
 
 
 def _var_get(text: str, variable: str) -> Optional[str]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from datetime import datetime, timezone
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from .errors import PkgsrcError
+from .fsutil import atomic_write
 from .report import build_report, render_json, worst_status
 from .report_html import render_html
 from .report_input import load_desired, load_hosts
@@ -47,18 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write text to path through a temporary file in the same directory and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=".report-", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write text to path atomically (mode 0644)."""
+    atomic_write(path, text, mode=0o644, make_parents=False)
 
 
 def render(report: Mapping[str, object], formats: Sequence[str]) -> Dict[str, str]:

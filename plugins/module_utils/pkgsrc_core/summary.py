@@ -37,6 +37,7 @@ from typing import (IO, Any, Callable, Dict, Generator, Iterable, Iterator, List
                     Type, Union)
 
 from .errors import PatternError, SummaryError
+from .fsutil import decode_lenient
 from .versions import best_match, compile_pattern, dewey_cmp, split_pkgname
 
 __all__ = ["SummaryRecord", "SummaryIndex", "iter_summary", "index_summary", "LIST_VARIABLES"]
@@ -315,18 +316,7 @@ def _decompressed(stream: IO[bytes], source: str, data: bytes,
                            source, 0, _HINT_FETCH)
 
 
-def _decode(block: bytes) -> str:
-    try:
-        return block.decode("utf-8")
-    except UnicodeDecodeError:
-        return "\n".join(_decode_line(line) for line in block.split(b"\n"))
-
-
-def _decode_line(line: bytes) -> str:
-    try:
-        return line.decode("utf-8")
-    except UnicodeDecodeError:
-        return line.decode("latin-1")
+_decode = decode_lenient
 
 
 def _blocks(stream: IO[bytes], source: str) -> Generator[Tuple[str, int, int], None, None]:

@@ -49,6 +49,8 @@ def manage_service(options: Mapping[str, Any], runner: Runner, check: bool = Fal
     path to a definition file), prefix (for source=package), and the ServiceSpec fields.
     """
     name = options.get("name")
+    if not isinstance(name, str) or not name:
+        raise ServiceError("a service needs a name", "give name, e.g. webapp")
     state_word = options.get("state") or "started"
     if state_word not in STATE_WORDS:
         raise ServiceError("service state %r is not valid" % (state_word,),
