@@ -28,8 +28,10 @@ class SummaryError(PkgsrcError):
         self.source = source
         self.line = line
         where = ""
-        if source or line:
+        if line:
             where = "%s:%d: " % (source or "<stream>", line)
+        elif source:
+            where = "%s: " % source
         super().__init__(where + message, hint)
 
 

@@ -1,0 +1,1 @@
+"""The pkgsrc.deploy demo (``make demo``): see run.py and README.md."""

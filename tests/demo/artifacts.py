@@ -1,0 +1,111 @@
+"""What the demo fleet downloads, built fresh for each run and served by the testbed's HTTP server.
+
+    www/
+      pkgsrc-signing.asc                     the public key every kit is signed with
+      kits/bootstrap-trunk-el-x86_64-...     a signed kit for /usr/pkg (LAYOUTS["el"]) (+ .sha256, .asc)
+      kits/bootstrap-canary.tar.gz           a signed kit for a second prefix, /opt/canary (+ .sha256, .asc)
+      All/                                   packages built for /usr/pkg, with pkg_summary.{gz,bz2,xz}
+      canary/All/                            the same packages built for /opt/canary
+      grid/All/                              the same packages built for /home/grid/pkg
+      grid/pkgsrc-demo.tar.gz                a pkgsrc source tree for the unprivileged user: its
+                                             bootstrap/bootstrap is the stand-in in bootstrap.sh
+
+Binary packages are built for one prefix, so each prefix has its own repository, as with the
+published ones (SmartOS /opt/local vs macOS /opt/pkg).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict
+
+from tests.fixtures.demo import build_demo_repo
+from tests.fixtures.gpg import Signer
+from tests.fixtures.kits import build_kit
+from tests.fixtures.layouts import source_layout
+from tests.fixtures.www import Www, prepare_www
+
+HERE = Path(__file__).resolve().parent
+CANARY_PREFIX = "/opt/canary"
+GRID_PREFIX = "/home/grid/pkg"
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """The URLs and bootstrap options of everything served."""
+
+    base_url: str
+    main: Www
+    canary_kit: Dict[str, Any]
+    canary_repo: str
+    grid_source: Dict[str, Any]
+    grid_repo: str
+
+    @property
+    def main_kit(self) -> Dict[str, Any]:
+        """pkgsrc.bootstrap options for the signed /usr/pkg kit."""
+        return dict(self.main.kit_options())
+
+    @property
+    def main_repo(self) -> str:
+        """The repository of packages built for /usr/pkg."""
+        return self.main.repo_url
+
+    def describe(self) -> Dict[str, str]:
+        """name -> what it is, for the demo's output."""
+        kit = self.main.kit
+        return {
+            "kit for /usr/pkg": "%s (sha256 %s..., signed: %s)" % (kit.path.name, kit.sha256[:12],
+                                                                   "yes" if kit.signature else "no"),
+            "kit for %s" % CANARY_PREFIX: self.canary_kit["url"],
+            "repositories": ", ".join((self.main_repo, self.canary_repo, self.grid_repo)),
+            "pkgsrc source tree": "%s (%s...)" % (self.grid_source["url"], self.grid_source["checksum"][:19]),
+        }
+
+
+def _source_tarball(prebuilt: bytes, layout_line: str) -> bytes:
+    """pkgsrc/bootstrap/{bootstrap, prebuilt-tools.tar.gz, prebuilt-tools.layout} as a .tar.gz."""
+    script = (HERE / "bootstrap.sh").read_bytes()
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        for name in ("pkgsrc", "pkgsrc/bootstrap"):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data, mode in (("pkgsrc/bootstrap/bootstrap", script, 0o755),
+                                 ("pkgsrc/bootstrap/prebuilt-tools.tar.gz", prebuilt, 0o644),
+                                 ("pkgsrc/bootstrap/prebuilt-tools.layout", layout_line.encode(), 0o644)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return raw.getvalue()
+
+
+def publish(www_dir: os.PathLike, base_url: str, signer: Signer, workdir: os.PathLike) -> Artifacts:
+    """Build every artifact under www_dir (served at base_url); workdir holds intermediate files."""
+    www = Path(www_dir)
+    base_url = base_url if base_url.endswith("/") else base_url + "/"
+    main = prepare_www(www, base_url, signer)
+
+    canary = source_layout(CANARY_PREFIX)
+    build_demo_repo(www / "canary", CANARY_PREFIX, layout=canary, bootstrap=False)
+    canary_repo = base_url + "canary/All"
+    kit = build_kit(www / "kits", canary, [canary_repo], signer=signer, name="bootstrap-canary.tar.gz")
+    canary_kit = {"url": base_url + "kits/" + kit.name, "checksum": "sha256:" + kit.sha256,
+                  "signature_url": base_url + "kits/" + kit.name + ".asc",
+                  "gpg_key": base_url + "pkgsrc-signing.asc"}
+
+    grid = source_layout(GRID_PREFIX)
+    build_demo_repo(www / "grid", GRID_PREFIX, layout=grid, bootstrap=False)
+    grid_repo = base_url + "grid/All"
+    tools = build_kit(Path(workdir) / "grid-tools", grid, [grid_repo])
+    tarball = _source_tarball(tools.path.read_bytes(), "%s %s %s %s\n" % (grid.prefix, grid.pkg_dbdir,
+                                                                          grid.sysconfdir, grid.varbase))
+    (www / "grid" / "pkgsrc-demo.tar.gz").write_bytes(tarball)
+    grid_source = {"url": base_url + "grid/pkgsrc-demo.tar.gz",
+                   "checksum": "sha256:" + hashlib.sha256(tarball).hexdigest()}
+    return Artifacts(base_url, main, canary_kit, canary_repo, grid_source, grid_repo)
