@@ -64,7 +64,7 @@ def _ansible_lines(result: ansible_side.PlayResult) -> List[str]:
     lines = []
     for name, statuses in result.tasks:
         if statuses:
-            lines.append("  %-62s %s" % (name, ", ".join("%s %s" % (h, s) for h, s in sorted(statuses.items()))))
+            lines.append("  %-50s %s" % (name, ", ".join("%s %s" % (h, s) for h, s in sorted(statuses.items()))))
     for host, numbers in sorted(result.recap.items()):
         lines.append("  recap %-8s ok=%d changed=%d failed=%d unreachable=%d" % (
             host, numbers["ok"], numbers["changed"], numbers["failed"], numbers["unreachable"]))
@@ -90,7 +90,8 @@ class Demo:
         self.signer: Optional[Signer] = None
         self.artifacts: Optional[Artifacts] = None
         self.inventory: Optional[Path] = None
-        self.result: Dict[str, Any] = {"hosts": {}, "answers": {}, "second_run_changes": {}, "ok": False}
+        self.result: Dict[str, Any] = {"hosts": {}, "answers": {}, "services": {}, "second_run_changes": {},
+                                       "ok": False}
 
     # ----- steps ---------------------------------------------------------------------------------
     def boot(self) -> None:
@@ -157,9 +158,13 @@ class Demo:
         """GET / of every application from the controller; facts and service state of every host."""
         tb = self.tb
         assert tb is not None and self.inventory is not None
-        facts: Dict[str, Dict[str, Any]] = ansible_side.facts(tb, self.inventory, self.workdir)
-        for node in self._nodes("salt"):
-            facts[node.name] = salt_side.facts(tb, tb.host(node.name), node)
+        inventory = self.inventory
+        with ThreadPoolExecutor(max_workers=len(FLEET)) as pool:
+            from_ansible = pool.submit(ansible_side.facts, tb, inventory, self.workdir)
+            from_salt = {node.name: pool.submit(salt_side.facts, tb, tb.host(node.name), node)
+                         for node in self._nodes("salt")}
+            facts: Dict[str, Dict[str, Any]] = dict(from_ansible.result())
+            facts.update({name: future.result() for name, future in from_salt.items()})
         rows = []
         lines = []
         for node in FLEET:
@@ -171,10 +176,11 @@ class Demo:
                 self.result["answers"][key] = answer
                 lines.append("  GET http://%s:%d/ (%s) -> %s" % (host.ip, app.port, key,
                                                                  " / ".join((answer or "NO ANSWER").splitlines())))
+                state = service_state(host, node, app)
+                self.result["services"][key] = state
                 rows.append(Row(node.name, node.tool, node.user, platform(facts.get(node.name, {})), app.prefix,
                                 packages(facts.get(node.name, {}), app.prefix),
-                                app.unit + (" (user)" if app.scope == "user" else ""),
-                                service_state(host, node, app), answer))
+                                app.unit + (" (user)" if app.scope == "user" else ""), state, answer))
         self.clock.say("every application, over HTTP from the controller:\n" + "\n".join(lines))
         return rows
 

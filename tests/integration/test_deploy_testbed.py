@@ -163,9 +163,19 @@ svc-demo:
 """
 
 
-def test_salt_same_deployment_same_results(fleet):
+def test_salt_same_deployment_same_results(fleet, tmp_path):
     tb, www = fleet
     host = tb.hosts[1]
+    # The same bootstrap request planned by Ansible and by Salt on the same host: same result.
+    options = dict(www.kit_options(), repositories=[www.repo_url])
+    by_ansible = only(ansible(tb, tmp_path, [{"pkgsrc.deploy.bootstrap": options}], host=host.name, check=True))
+    salt_args = ["pkgsrc.bootstrap", "test=True"] + ["%s=%s" % (k, json.dumps(v) if isinstance(v, list) else v)
+                                                     for k, v in options.items()]
+    tb.salt_call(host, ["saltutil.sync_all"])
+    by_salt = json.loads(tb.salt_call(host, salt_args).stdout)["local"]
+    for key in ("changed", "actions", "layout", "method", "kit"):
+        assert by_salt[key] == by_ansible[key], key
+    assert "; ".join(by_salt["messages"]) == by_ansible["msg"]
     states = Path(host.share_dir) / "states"  # seen by the host at Host.SHARE_MOUNT
     states.mkdir(exist_ok=True)
     (states / "demo.sls").write_text(SLS.format(repo=www.repo_url, **www.kit_options()))

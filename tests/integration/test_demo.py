@@ -1,0 +1,47 @@
+"""`make demo` as CI runs it: the demo driver (tests/demo) as a program, on four test hosts. Every
+application answers GET / from the controller with its own greeting, every service is active, the
+second run changes nothing, and the teardown leaves nothing behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.demo.fleet import FLEET
+from tests.testbed.fixtures import unavailable_reason
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.testbed, pytest.mark.slow,
+              pytest.mark.skipif(unavailable_reason() is not None, reason=str(unavailable_reason()))]
+
+
+def test_demo_deploys_the_fleet_and_every_application_answers(tmp_path: Path) -> None:
+    out = tmp_path / "demo.json"
+    env = dict(os.environ, PYTHONPATH="%s:%s" % (REPO / "plugins" / "module_utils", REPO))
+    proc = subprocess.run([sys.executable, "-m", "tests.demo", "--json", str(out)], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=1200, check=False)
+    report = "demo output:\n%s\n%s" % (proc.stdout[-8000:], proc.stderr[-3000:])
+    assert proc.returncode == 0, report
+    result = json.loads(out.read_text())
+    assert result["ok"] is True and result["leftovers"] == [], report
+
+    expected = {"%s:%d" % (node.name, app.port): app.greeting for node in FLEET for app in node.apps}
+    assert sorted(result["answers"]) == sorted(expected)
+    for key, greeting in expected.items():
+        assert result["answers"][key] == "svc-demo 1.0\ngreeting: %s\n" % greeting, (key, report)
+
+    assert result["second_run_changes"] == {node.name: 0 for node in FLEET}
+    for node in FLEET:
+        facts = result["hosts"][node.name]["facts"]
+        assert facts["host"]["init"] == "systemd" and not facts["errors"], (node.name, facts)
+        for app in node.apps:
+            prefix = [p for p in facts["prefixes"] if p["prefix"] == app.prefix]
+            assert prefix, (node.name, app.prefix, [p["prefix"] for p in facts["prefixes"]])
+            assert "svc-demo-1.0" in [pkg["pkgname"] for pkg in prefix[0]["packages"]]
+    assert result["services"] == {key: "active" for key in expected}
