@@ -34,11 +34,11 @@ for top in sys.argv[1:]:
                     h.update(f.read())
 print(h.hexdigest())
 """
-WATCHED = ["/usr/pkg", "/etc/profile.d", "/etc/systemd/system", "/var/tmp/pkgsrc-deploy"]
+WATCHED = ("/usr/pkg", "/etc/profile.d", "/etc/systemd/system", "/var/tmp/pkgsrc-deploy")
 
 
 def tree(host, paths=WATCHED):
-    return host.run(["python3", "-c", HASH_SCRIPT] + paths).stdout.strip()
+    return host.run(["python3", "-c", HASH_SCRIPT] + list(paths)).stdout.strip()
 
 
 def sim_calls(host):

@@ -146,7 +146,7 @@ def manage_packages(request: PackageRequest, prefix: Optional[str], pkg_dbdir: O
         validate_names(request.names)
         wanted = tuple(request.names) if request.state != "absent" else ()
         plan = PackagePlan(changes=tuple(Change("install", name, name) for name in wanted))
-        message = "%s; in check mode: would %s" % (exc.message, "install " + ", ".join(wanted) if wanted
-                                                     else "change nothing")
+        would = "install " + ", ".join(wanted) if wanted else "change nothing"
+        message = "%s; in check mode: would %s" % (exc.message, would)
         return PackageResult(bool(wanted), plan, "none", (), (message,), (), wanted), None
     return converge_packages(request, layout, runner, check_mode), layout
