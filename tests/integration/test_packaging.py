@@ -37,8 +37,8 @@ pytestmark = pytest.mark.slow
 def run(argv: List[str], cwd: Path | None = None, env: Dict[str, str] | None = None,
         timeout: float = 300) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    assert proc.returncode == 0, "%s failed (rc %d):\n%s\n%s" % (argv, proc.returncode, proc.stdout[-3000:],
-                                                               proc.stderr[-3000:])
+    detail = (argv, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])
+    assert proc.returncode == 0, "%s failed (rc %d):\n%s\n%s" % detail
     return proc
 
 

@@ -1,4 +1,5 @@
-"""The Salt formulas (salt_states/pkgsrc/*.sls) on a real test host, through the real salt-call with the
+"""The Salt formulas (salt_states/pkgsrc/*.sls): pillar.example renders to the states it documents (on this
+machine, nothing applied); and on a real test host, through the real salt-call with the
 formulas on file_roots and a pillar like pillar.example's: the host-wide prefix (bootstrap, packages) and
 two applications, one sharing that prefix and one in its own prefix from its own kit. Applied with
 test=True on a fresh host (nothing written), for real (changed, both services answer), again (nothing
@@ -18,9 +19,8 @@ from tests.fixtures.gpg import make_signer
 from tests.fixtures.kits import build_kit
 from tests.fixtures.layouts import source_layout
 from tests.fixtures.www import prepare_www
+from tests.integration.adapters import REPO, salt_call, salt_config
 from tests.testbed.hosts import Host
-
-pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
 CANARY = "/opt/canary"
 # What test=True must leave alone (paths on the host).
@@ -53,8 +53,8 @@ def tree(host: Host) -> Dict[str, str]:
 def same_tree(before: Dict[str, str], after: Dict[str, str]) -> bool:
     """True when nothing under WATCHED changed; otherwise fail naming what did."""
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-    assert not changed, "written under %s: %s" % (WATCHED, ["%s: %s -> %s" % (p, before.get(p), after.get(p))
-                                                             for p in changed[:20]])
+    details = ["%s: %s -> %s" % (p, before.get(p), after.get(p)) for p in changed[:20]]
+    assert not changed, "written under %s: %s" % (WATCHED, details)
     return True
 
 
@@ -71,7 +71,7 @@ def app(prefix: str, port: int, greeting: str, bootstrap: Any, repositories: Lis
     """One entry of pkgsrc:apps: svc-demo configured by an env file it reads through sh -a."""
     return {
         "prefix": prefix, "bootstrap": bootstrap, "repositories": repositories, "packages": ["svc-demo"],
-        "config_files": [{"path": "etc/svc-demo/svc-demo.env",
+        "config_files": [{"dest": "etc/svc-demo/svc-demo.env",
                           "env": {"SVC_DEMO_PORT": port, "SVC_DEMO_GREETING": greeting}}],
         "service": {"name": "svc-demo-%d" % port, "command": SERVICE_COMMAND, "network": True},
     }
@@ -106,7 +106,7 @@ def deployment(testbed, tmp_path_factory):
                         name="bootstrap-canary.tar.gz")
         canary_kit = {"url": tb.http_url + "kits/" + kit.name, "checksum": "sha256:" + kit.sha256,
                       "signature_url": tb.http_url + "kits/" + kit.name + ".asc",
-                      "gpg_key": tb.http_url + "pkgsrc-signing.asc", "manage_path": False}
+                      "gpg_key": tb.http_url + "pkgsrc-signing.asc"}
         pillar = {"pkgsrc": {
             "prefix": "/usr/pkg", "bootstrap": www.kit_options(), "repositories": [www.repo_url],
             "packages": ["foo-tool"],
@@ -123,6 +123,80 @@ def deployment(testbed, tmp_path_factory):
         signer.close()
 
 
+def _render(tmp_path: Path, pillar_text: str) -> Dict[str, Any]:
+    """state.show_sls pkgsrc with this pillar, on this machine (renders, applies nothing)."""
+    conf = salt_config(tmp_path)
+    pillar_dir = conf.parent / "pillar"
+    (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - example\n")
+    (pillar_dir / "example.sls").write_text(pillar_text)
+    return salt_call(conf, "state.show_sls", "pkgsrc")
+
+
+def _args(high: Dict[str, Any], sid: str) -> Dict[str, Any]:
+    """The arguments of state sid in show_sls output, as one mapping (plus 'fun': module.function)."""
+    state = high[sid]
+    module = [k for k in state if not k.startswith("__")][0]
+    out: Dict[str, Any] = {}
+    for item in state[module]:
+        if isinstance(item, dict):
+            out.update(item)
+        else:
+            out["fun"] = "%s.%s" % (module, item)
+    return out
+
+
+def test_pillar_example_renders_to_the_documented_states(tmp_path: Path) -> None:
+    out = _render(tmp_path, (REPO / "salt_states" / "pkgsrc" / "pillar.example").read_text())
+    assert out["rc"] == 0, out
+    high = out["local"]
+    assert sorted(k for k in high if not k.startswith("__")) == sorted([
+        "pkgsrc-bootstrap", "pkgsrc-packages", "pkgsrc-packages-absent", "pkgsrc-config-1",
+        "pkgsrc-service-nginx", "pkgsrc-service-webapp",
+        "pkgsrc-app-shop-bootstrap", "pkgsrc-app-shop-packages", "pkgsrc-app-shop-config-1", "pkgsrc-app-shop-service",
+        "pkgsrc-app-svc-demo-bootstrap", "pkgsrc-app-svc-demo-packages", "pkgsrc-app-svc-demo-config-1",
+        "pkgsrc-app-svc-demo-service"])
+    boot = _args(high, "pkgsrc-bootstrap")
+    assert boot == {"fun": "pkgsrc.bootstrapped", "prefix": "/opt/local", "branch": "trunk",
+                    "repositories": ["https://pkgsrc.smartos.org/packages/SmartOS/{branch}/x86_64/All"],
+                    "verified_installation": "always", "order": boot["order"]}
+    pkgs = _args(high, "pkgsrc-packages")
+    assert pkgs["fun"] == "pkgsrc.installed" and pkgs["pkgs"] == ["nginx", "php>=8.1<8.2", {"redis": "7.2.5"}]
+    assert pkgs["require"] == ["pkgsrc-bootstrap"] and pkgs["prefix"] == "/opt/local"
+    assert _args(high, "pkgsrc-packages-absent")["fun"] == "pkgsrc.removed"
+    webapp = _args(high, "pkgsrc-service-webapp")
+    assert webapp["fun"] == "pkgsrc_service.running" and webapp["name"] == "webapp"
+    assert webapp["command"] == ["/opt/local/bin/webapp", "--port", "8080"]
+    assert webapp["watch"] == ["pkgsrc-config-1", "pkgsrc-packages"]
+    nginx = _args(high, "pkgsrc-service-nginx")
+    assert nginx["source"] == "package" and nginx["prefix"] == "/opt/local"
+
+    # An application: its own prefix, kept off the login PATH, from-source bootstrap, env file, restart on change.
+    boot = _args(high, "pkgsrc-app-svc-demo-bootstrap")
+    assert boot["prefix"] == "/opt/svc-demo" and boot["manage_path"] is False and boot["from_source"]["make_jobs"] == 4
+    conf = _args(high, "pkgsrc-app-svc-demo-config-1")
+    assert conf["name"] == "/opt/svc-demo/etc/svc-demo/svc-demo.env"
+    assert conf["source"] == "salt://pkgsrc/files/env.jinja" and conf["context"]["env"]["SVC_DEMO_PORT"] == 8080
+    assert conf["context"]["env"]["SVC_DEMO_GREETING"] == "hello from testminion"  # pillar's own jinja
+    svc = _args(high, "pkgsrc-app-svc-demo-service")
+    assert svc["name"] == "svc-demo" and svc["command"][2].startswith(". /opt/svc-demo/etc/svc-demo/svc-demo.env &&")
+    assert svc["require"] == ["pkgsrc-app-svc-demo-packages"]
+    assert svc["watch"] == ["pkgsrc-app-svc-demo-config-1", "pkgsrc-app-svc-demo-packages"]
+    shop = _args(high, "pkgsrc-app-shop-config-1")
+    assert shop["name"] == "/opt/local/etc/nginx/nginx.conf" and shop["template"] == "jinja"
+    assert _args(high, "pkgsrc-app-shop-service")["name"] == "nginx"
+
+
+@pytest.mark.parametrize("dest", ["/etc/passwd", "etc/../../etc/passwd", ""])
+def test_config_files_stay_inside_the_prefix(tmp_path: Path, dest: str) -> None:
+    pillar = {"pkgsrc": {"apps": {"x": {"prefix": "/opt/x", "bootstrap": False,
+                                        "config_files": [{"dest": dest, "content": "x"}]}}}}
+    out = _render(tmp_path, json.dumps(pillar))
+    assert out["rc"] != 0
+    assert "must be a path relative to the prefix" in json.dumps(out["local"]), out
+
+
+@pytest.mark.testbed
+@pytest.mark.slow
 def test_formulas_apply_converge_and_test_mode(deployment):
     tb, host, pillar = deployment
 
@@ -148,7 +222,7 @@ def test_formulas_apply_converge_and_test_mode(deployment):
     pkgs = json.loads(tb.salt_call(host, ["pkgsrc.list_pkgs", "prefix=" + CANARY]).stdout)["local"]
     assert pkgs["svc-demo"] == "1.0" and "foo-tool" not in pkgs  # the two prefixes are separate
     assert host.run(["test", "-e", "/usr/pkg/bin/foo-tool"], check=False).returncode == 0
-    # An application prefix (manage_path: false) does not take over the login PATH.
+    # An application's prefix (manage_path false by default) does not take over the login PATH.
     assert "/usr/pkg/bin" in host.get_file("/etc/profile.d/pkgsrc.sh").decode()
 
     # Again: nothing changes, nothing is written, no service restarts.
