@@ -21,7 +21,10 @@ lint: setup
 	scripts/test.sh lint
 
 bench: setup
-	.venv/bin/python benchmarks/run.py
+	.venv/bin/python benchmarks/summary_parse.py
+	.venv/bin/python benchmarks/packages_converge.py
+	.venv/bin/python benchmarks/bootstrap_kit.py
+	.venv/bin/python benchmarks/testbed_timing.py
 
 demo:
 	scripts/demo.sh
