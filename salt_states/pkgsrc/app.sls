@@ -3,7 +3,10 @@
     the prefix, and its service, which a change to the config files or packages restarts.
     The same steps, in the same order, as the Ansible role pkgsrc.deploy.app. -#}
 {%- from "pkgsrc/macros.jinja" import bootstrap, packages, config_files, config_ids, service with context %}
-{%- for app, unit in (salt['pillar.get']('pkgsrc:apps', {}) or {}) | dictsort %}
+{%- for app, settings in (salt['pillar.get']('pkgsrc:apps', {}) or {}) | dictsort %}
+{#-   An application's prefix stays off the login PATH unless manage_path says so (as in the role). #}
+{%-   set unit = {'manage_path': False} %}
+{%-   do unit.update(settings) %}
 {%-   set id = 'pkgsrc-app-' ~ app %}
 {%-   set after = [] %}
 {%-   if unit.get('bootstrap', {}) is mapping %}

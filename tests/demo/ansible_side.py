@@ -38,7 +38,7 @@ class PlayResult:
 
 
 def host_vars(node: Node, artifacts: Artifacts) -> Dict[str, Any]:
-    """The playbook's app_* variables for one node: the local kit or source tree and repositories."""
+    """The playbook's demo_* variables for one node: the local kit or source tree and repositories."""
     app = node.apps[0]
     if node.user == "root":
         bootstrap: Dict[str, Any] = artifacts.main_kit
@@ -46,9 +46,8 @@ def host_vars(node: Node, artifacts: Artifacts) -> Dict[str, Any]:
     else:
         bootstrap = {"from_source": dict(artifacts.grid_source)}
         repos = [artifacts.grid_repo]
-    return {"app_name": app.name, "app_prefix": app.prefix, "app_port": app.port, "app_greeting": app.greeting,
-            "app_scope": app.scope, "app_bootstrap": bootstrap, "app_repositories": repos,
-            "ansible_user": node.user}
+    return {"demo_prefix": app.prefix, "demo_port": app.port, "demo_greeting": app.greeting, "demo_scope": app.scope,
+            "demo_bootstrap": bootstrap, "demo_repositories": repos, "ansible_user": node.user}
 
 
 def write_inventory(tb: Testbed, nodes: Sequence[Node], artifacts: Artifacts, path: Path) -> Path:
@@ -105,7 +104,7 @@ def facts(tb: Testbed, inventory: Path, workdir: Path) -> Dict[str, Dict[str, An
     """pkgsrc.deploy.facts on every host (ad hoc, one JSON file per host); {host: ansible_facts.pkgsrc}."""
     tree = workdir / "facts"
     argv = [str(VENV_BIN / "ansible"), "all", "-i", str(inventory), "-m", "pkgsrc.deploy.facts",
-            "-a", "prefixes={{ [app_prefix] }}", "-t", str(tree)]
+            "-a", "prefixes={{ [demo_prefix] }}", "-t", str(tree)]
     proc = subprocess.run(argv, env=_env(tb), capture_output=True, text=True, timeout=300, check=False)
     out: Dict[str, Dict[str, Any]] = {}
     for path in sorted(tree.glob("*")) if tree.is_dir() else []:

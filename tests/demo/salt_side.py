@@ -36,7 +36,7 @@ class ApplyResult:
 
 def _app_pillar(app: App, artifacts: Artifacts) -> Dict[str, Any]:
     if app.prefix == CANARY_PREFIX:
-        bootstrap: Dict[str, Any] = dict(artifacts.canary_kit, manage_path=False)
+        bootstrap: Dict[str, Any] = dict(artifacts.canary_kit)
         repos = [artifacts.canary_repo]
     else:
         bootstrap = artifacts.main_kit
@@ -46,7 +46,7 @@ def _app_pillar(app: App, artifacts: Artifacts) -> Dict[str, Any]:
         "bootstrap": bootstrap,
         "repositories": repos,
         "packages": ["svc-demo"],
-        "config_files": [{"path": "etc/%s/%s.env" % (app.name, app.name),
+        "config_files": [{"dest": "etc/%s/%s.env" % (app.name, app.name),
                           "env": {"SVC_DEMO_PORT": app.port, "SVC_DEMO_GREETING": app.greeting}}],
         "service": {"command": ["/bin/sh", "-ac", ". {prefix}/etc/%s/%s.env && exec {prefix}/bin/svc-demo"
                                 % (app.name, app.name)],
@@ -68,12 +68,14 @@ def _call(tb: Testbed, host: Host, args: Any, timeout: float = 600) -> Tuple[int
     return proc.returncode, local, proc.stdout + proc.stderr
 
 
-def prepare(tb: Testbed, host: Host, data: Dict[str, Any]) -> None:
-    """Write the pillar where the host's minion reads it, and sync the extension modules."""
+def prepare(tb: Testbed, host: Host, data: Dict[str, Any], sync: bool = True) -> None:
+    """Write the pillar where the host's minion reads it, and (sync) sync the extension modules."""
     pillar_dir = Path(host.share_dir) / "salt" / "pillar"
     pillar_dir.mkdir(parents=True, exist_ok=True)
     (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - demo\n")
     (pillar_dir / "demo.sls").write_text(json.dumps(data, indent=1) + "\n")
+    if not sync:
+        return
     rc, local, output = _call(tb, host, ["saltutil.sync_all"])
     if rc != 0 or "states.pkgsrc" not in (local or {}).get("states", []):
         raise RuntimeError("saltutil.sync_all on %s did not sync the pkgsrc modules:\n%s" % (host.name, output[-2000:]))

@@ -46,6 +46,12 @@ def service_state(host: Host, node: Node, app: App) -> str:
     return proc.stdout.strip() or "unknown"
 
 
+def main_pid(host: Host, node: Node, app: App) -> str:
+    """The process id systemd runs the application's service as ('0' when it is not running)."""
+    argv = ["systemctl"] + (["--user"] if app.scope == "user" else []) + ["show", "-p", "MainPID", "--value", app.unit]
+    return host.run(argv, user=None if node.user == "root" else node.user, check=False).stdout.strip()
+
+
 def platform(facts: Dict[str, Any]) -> str:
     """OS, release, arch and init system, as pkgsrc.deploy detected them."""
     info = facts.get("host") or {}

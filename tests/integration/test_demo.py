@@ -1,6 +1,7 @@
 """`make demo` as CI runs it: the demo driver (tests/demo) as a program, on four test hosts. Every
-application answers GET / from the controller with its own greeting, every service is active, the
-second run changes nothing, and the teardown leaves nothing behind.
+application answers GET / from the controller with its own (current) greeting, every service is active,
+the second run changes nothing, a configuration change restarts exactly the services it concerns (one
+deployed by Ansible, one by Salt), and the teardown leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.demo.fleet import FLEET
+from tests.demo.run import RECONFIGURED
 from tests.testbed.fixtures import unavailable_reason
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,14 +31,29 @@ def test_demo_deploys_the_fleet_and_every_application_answers(tmp_path: Path) ->
     report = "demo output:\n%s\n%s" % (proc.stdout[-8000:], proc.stderr[-3000:])
     assert proc.returncode == 0, report
     result = json.loads(out.read_text())
-    assert result["ok"] is True and result["leftovers"] == [], report
+    assert result["ok"] is True and result["problems"] == [] and result["leftovers"] == [], report
 
-    expected = {"%s:%d" % (node.name, app.port): app.greeting for node in FLEET for app in node.apps}
-    assert sorted(result["answers"]) == sorted(expected)
+    # Every application of the fleet answered, with its greeting (the reconfigured ones with the new one).
+    original = {"%s:%d" % (node.name, app.port): app.greeting for node in FLEET for app in node.apps}
+    expected = result["expected"]
+    assert sorted(expected) == sorted(original) == sorted(result["answers"])
     for key, greeting in expected.items():
+        host = key.split(":")[0]
+        first_app = key == "%s:%d" % (host, [n for n in FLEET if n.name == host][0].apps[0].port)
+        if host in RECONFIGURED and first_app:
+            assert greeting == original[key] + ", reconfigured"
+        else:
+            assert greeting == original[key]
         assert result["answers"][key] == "svc-demo 1.0\ngreeting: %s\n" % greeting, (key, report)
+    assert result["services"] == {key: "active" for key in expected}
 
+    # Converged: the second run changed nothing; the config change touched and restarted only its hosts.
     assert result["second_run_changes"] == {node.name: 0 for node in FLEET}
+    changes = result["config_change"]["changes"]
+    assert sorted(h for h, n in changes.items() if n) == sorted(RECONFIGURED)
+    assert result["config_change"]["restarted"] == sorted("%s svc-demo.service" % h for h in RECONFIGURED)
+
+    # The facts the tools returned: every prefix holds svc-demo-1.0.
     for node in FLEET:
         facts = result["hosts"][node.name]["facts"]
         assert facts["host"]["init"] == "systemd" and not facts["errors"], (node.name, facts)
@@ -44,4 +61,3 @@ def test_demo_deploys_the_fleet_and_every_application_answers(tmp_path: Path) ->
             prefix = [p for p in facts["prefixes"] if p["prefix"] == app.prefix]
             assert prefix, (node.name, app.prefix, [p["prefix"] for p in facts["prefixes"]])
             assert "svc-demo-1.0" in [pkg["pkgname"] for pkg in prefix[0]["packages"]]
-    assert result["services"] == {key: "active" for key in expected}

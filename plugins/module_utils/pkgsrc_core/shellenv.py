@@ -1,7 +1,8 @@
 """PATH and MANPATH for login shells, per platform (pure renderers).
 
-- Linux: /etc/profile.d/pkgsrc.sh
-- macOS: /etc/paths.d/10-pkgsrc and /etc/manpaths.d/10-pkgsrc (read by path_helper)
+- Linux: /etc/profile.d/pkgsrc.sh (pkgsrc-<prefix>.sh for a prefix other than /usr/pkg)
+- macOS: /etc/paths.d/10-pkgsrc and /etc/manpaths.d/10-pkgsrc, read by path_helper
+  (10-pkgsrc-<prefix> for a prefix other than /opt/pkg)
 - unprivileged installs: a block in the user's ~/.profile between marked BEGIN/END lines
 - illumos and NetBSD: nothing (their default PATH already names /opt/local or /usr/pkg); a
   message says so.
@@ -90,6 +91,14 @@ def render_block(current: Optional[str], ident: str, block: Optional[str]) -> st
     return text
 
 
+def _per_prefix(base: str, layout: Layout, usual_prefix: str, suffix: str = "") -> str:
+    """base for the platform's usual prefix, base-<prefix as a name> for any other, so that
+    several prefixes on one host each keep their own file (and a rerun converges)."""
+    if layout.prefix == usual_prefix:
+        return base + suffix
+    return "%s-%s%s" % (base, _check(layout.prefix).strip("/").replace("/", "-"), suffix)
+
+
 def shell_files(layout: Layout, opsys: str, home: str) -> Tuple[Tuple[ShellFile, ...], Tuple[str, ...]]:
     """The files that set PATH/MANPATH for this layout on this OS, and messages."""
     if layout.unprivileged:
@@ -97,11 +106,12 @@ def shell_files(layout: Layout, opsys: str, home: str) -> Tuple[Tuple[ShellFile,
         return (ShellFile(path, 0o644, block_id=block_id(layout), block=profile_lines(layout)),), ()
     if opsys == "Linux":
         content = "%s: pkgsrc in %s\n%s" % (MANAGED, layout.prefix, profile_lines(layout))
-        return (ShellFile("/etc/profile.d/pkgsrc.sh", 0o644, content=content),), ()
+        return (ShellFile(_per_prefix("/etc/profile.d/pkgsrc", layout, "/usr/pkg", ".sh"), 0o644,
+                          content=content),), ()
     if opsys == "Darwin":
         paths = "%s/sbin\n%s/bin\n" % (_check(layout.prefix), layout.prefix)
         manpaths = "%s\n" % _check(layout.manpath)
-        return (ShellFile("/etc/paths.d/10-pkgsrc", 0o644, content=paths),
-                ShellFile("/etc/manpaths.d/10-pkgsrc", 0o644, content=manpaths)), ()
+        return (ShellFile(_per_prefix("/etc/paths.d/10-pkgsrc", layout, "/opt/pkg"), 0o644, content=paths),
+                ShellFile(_per_prefix("/etc/manpaths.d/10-pkgsrc", layout, "/opt/pkg"), 0o644, content=manpaths)), ()
     return (), ("PATH and MANPATH left alone on %s: add %s/sbin:%s/bin and %s yourself if your shells lack them"
                 % (opsys, layout.prefix, layout.prefix, layout.manpath),)

@@ -98,3 +98,16 @@ def test_unsafe_prefix_refused():
     odd = Layout('/opt/p"kg', '/opt/p"kg/pkgdb', '/opt/p"kg/etc', '/opt/p"kg/var')
     with pytest.raises(PkgsrcError):
         shellenv.shell_files(odd, "Linux", "/root")
+
+
+def test_two_prefixes_keep_their_own_profile_files():
+    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.layout import Layout
+    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.shellenv import shell_files
+
+    usual = Layout(prefix="/usr/pkg", pkg_dbdir="/usr/pkg/.pkgdb", sysconfdir="/usr/pkg/etc", varbase="/usr/pkg/var")
+    other = Layout(prefix="/opt/canary", pkg_dbdir="/opt/canary/pkgdb", sysconfdir="/opt/canary/etc",
+                   varbase="/opt/canary/var")
+    paths = [shell_files(lay, "Linux", "/root")[0][0].path for lay in (usual, other)]
+    assert paths == ["/etc/profile.d/pkgsrc.sh", "/etc/profile.d/pkgsrc-opt-canary.sh"]
+    mac = [f.path for f in shell_files(other, "Darwin", "/Users/x")[0]]
+    assert mac == ["/etc/paths.d/10-pkgsrc-opt-canary", "/etc/manpaths.d/10-pkgsrc-opt-canary"]
