@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): set-up, then every test suite, each of which must pass.
-#   scripts/test.sh            everything: lint, pytest (all of tests/), core on Python 3.8,
-#                              ansible-test sanity, ansible-test units
-#   scripts/test.sh STEP...    only the named steps (lint pytest py38 sanity units)
+#   scripts/test.sh            everything: lint, pytest (all of tests/), the roles' Molecule
+#                              scenarios, core on Python 3.8, ansible-test sanity, ansible-test units
+#   scripts/test.sh STEP...    only the named steps (lint pytest molecule py38 sanity units)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 scripts/setup.sh
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(lint pytest py38 sanity units)
+[ ${#steps[@]} -gt 0 ] || steps=(lint pytest molecule py38 sanity units)
 export PATH="$top/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$top/build/collections"
 coll="$top/build/ansible-test/ansible_collections/pkgsrc/deploy"
@@ -49,6 +49,35 @@ for step in "${steps[@]}"; do
     pytest)
       run_pytest_with python -p no:cacheprovider
       ;;
+    molecule)
+      # Every role's Molecule scenario (roles/*/molecule/default: create, converge, idempotence,
+      # verify, destroy) on testbed hosts, one after the other, each timed; needs root on Linux.
+      # The folder the hosts are served (kits, repositories; tests/molecule_support.py) is built
+      # once and reused while its sources are unchanged. Logs: build/molecule/<role>.log.
+      if [ "$(id -u)" != 0 ] || [ "$(uname -s)" != Linux ]; then
+        echo "test: molecule needs root on Linux (testbed hosts); run the other steps by name" >&2
+        exit 1
+      fi
+      mkdir -p build/molecule
+      python -m tests.molecule_support prepare-www build/molecule-www
+      failed=()
+      for scenario in roles/*/molecule/default/molecule.yml; do
+        role=${scenario#roles/}; role=${role%%/*}
+        start=$(date +%s.%N)
+        rc=0
+        (cd "roles/$role" && MOLECULE_EPHEMERAL_DIRECTORY="$top/build/molecule/$role" \
+          PKGSRC_MOLECULE_WWW="$top/build/molecule-www" molecule test) >"build/molecule/$role.log" 2>&1 || rc=$?
+        seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        if [ $rc -eq 0 ]; then
+          echo "molecule: $role passed in $seconds s"
+        else
+          tail -n 60 "build/molecule/$role.log"
+          echo "molecule: $role FAILED (rc $rc) in $seconds s; log: build/molecule/$role.log" >&2
+          failed+=("$role")
+        fi
+      done
+      [ ${#failed[@]} -eq 0 ] || { echo "test: molecule scenarios failed: ${failed[*]}" >&2; exit 1; }
+      ;;
     py38)
       # The core must run on the oldest Python managed hosts have (3.8): its unit tests run there.
       py38=""
@@ -75,7 +104,7 @@ for step in "${steps[@]}"; do
       sync_collection
       (cd "$coll" && ansible-test units --local --python 3.11 --requirements --color no)
       ;;
-    *) echo "test: unknown step $step (lint pytest py38 sanity units)" >&2; exit 2 ;;
+    *) echo "test: unknown step $step (lint pytest molecule py38 sanity units)" >&2; exit 2 ;;
   esac
 done
 echo "=== test: all steps passed: ${steps[*]}"
