@@ -254,12 +254,12 @@ def select_kit(platform: str, arch: str, branch: str = "trunk", catalogue: Seque
             return quarterly_kit(branch, arch)
         raise PkgsrcError("no published %s kit for %s %s" % (branch, platform, arch),
                           "quarterly kits are published for SmartOS/illumos only; use branch: trunk, "
-                          "give kit_url with kit_checksum, or bootstrap from source")
+                          "give url with checksum (Salt and Ansible option names), or bootstrap from source")
     found = candidates(platform, arch, branch, catalogue, os_release, os_family)
     if found:
         return found[0]
     others = [k.name for k in catalogue if k.platform == platform and k.kind == "bootstrap"]
-    hint = "give kit_url with kit_checksum (or kit_signature_url and kit_key), or bootstrap from source"
+    hint = "give url with checksum (or signature_url and gpg_key), or bootstrap from source (from_source)"
     if others:
         hint = "kits for %s exist (%s) but not for %s %s; %s" % (
             platform, ", ".join(others), arch, os_release or "this release", hint)

@@ -99,7 +99,7 @@ def test_select_kit(platform, arch, release, family, branch, name):
 def test_no_kit(platform, arch, release, family, branch):
     with pytest.raises(PkgsrcError) as err:
         kits.select_kit(platform, arch, branch, os_release=release, os_family=family)
-    assert "kit_url" in str(err.value) or "quarterly" in str(err.value)
+    assert "url with checksum" in str(err.value) or "quarterly" in str(err.value)
 
 
 def test_bad_branch():
