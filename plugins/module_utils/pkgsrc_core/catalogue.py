@@ -7,6 +7,7 @@ runs ask the server "has it changed?" and reuse the copy; in check mode nothing 
 """
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import io
 import json
@@ -61,6 +62,18 @@ def _open(url: str, headers: Dict[str, str]) -> Any:
     return urllib.request.build_opener().open(request, timeout=TIMEOUT)
 
 
+def _settled(last_modified: str, date: str) -> bool:
+    """True when the copy was fetched at least 2 s after it last changed. Last-Modified has a
+    one-second resolution: a summary rewritten in the same second as our fetch would otherwise
+    be answered "304 not modified" for good."""
+    try:
+        changed = email.utils.parsedate_to_datetime(last_modified)
+        fetched = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return False
+    return (fetched - changed).total_seconds() >= 2
+
+
 def _fetch(repo: str, cache_dir: Optional[str], refresh: bool) -> Tuple[str, bytes, Optional[Dict[str, str]]]:
     """Return (summary URL, compressed bytes, cache metadata to store or None if from the cache)."""
     errors = []
@@ -82,13 +95,14 @@ def _fetch(repo: str, cache_dir: Optional[str], refresh: bool) -> Tuple[str, byt
         headers = {}
         if meta.get("etag"):
             headers["If-None-Match"] = meta["etag"]
-        if meta.get("last_modified"):
+        if meta.get("last_modified") and _settled(meta["last_modified"], meta.get("date", "")):
             headers["If-Modified-Since"] = meta["last_modified"]
         try:
             with _open(url, headers) as resp:
                 data = resp.read()
                 new_meta = {"url": url, "etag": resp.headers.get("ETag") or "",
-                            "last_modified": resp.headers.get("Last-Modified") or ""}
+                            "last_modified": resp.headers.get("Last-Modified") or "",
+                            "date": resp.headers.get("Date") or ""}
         except urllib.error.HTTPError as exc:
             if exc.code == 304 and cached:
                 with open(cached, "rb") as handle:
