@@ -180,12 +180,9 @@ def _plan_present(req: str, latest: bool, installed: Mapping[str, Installed],
     changes.append(Change(action, target, req, current.pkgname))
 
 
-def _plan_absent(req: str, installed: Mapping[str, Installed], remove_dependants: bool,
-                 changes: List[Change]) -> None:
+def _plan_absent(req: str, installed: Mapping[str, Installed], changes: List[Change]) -> None:
     for pkg in _installed_matches(req, installed):
         changes.append(Change("remove", pkg.pkgname, req))
-    if remove_dependants:
-        return
 
 
 def _check_dependants(changes: List[Change], installed: Mapping[str, Installed],
@@ -265,7 +262,7 @@ def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Inst
     satisfied: List[Tuple[str, str]] = []
     for req in requests:
         if state == "absent":
-            _plan_absent(req, installed, remove_dependants, changes)
+            _plan_absent(req, installed, changes)
         else:
             _plan_present(req, state == "latest", installed, available, changes, satisfied)
     changes.extend(_check_dependants(changes, installed, remove_dependants))
