@@ -14,21 +14,28 @@ the kit's own paths. scan_archive() reads the whole archive before anything is w
 
 extract_archive() then writes the members it was given, and nothing else, into an empty staging
 directory: files with O_EXCL|O_NOFOLLOW, explicit modes, owner when asked; the owners recorded in
-the archive are ignored. It reads the same open file and checks that the bytes are the ones
-scanned, so the file cannot change between the check and the write.
+the archive are ignored. It decompresses the file again and copies each file member's bytes from
+the offset the scan found; the headers are not parsed a second time. The sha256 of the whole file
+must be the one the scan computed, otherwise the staging directory is refused (nothing placed), so
+the file cannot change between the check and the write.
+
+Both passes decompress in a background thread (zlib, bz2, lzma and hashlib release the GIL), so
+decompression overlaps parsing in the scan and writing in the extraction.
 """
 from __future__ import annotations
 
 import bz2
 import hashlib
-import io
 import os
 import posixpath
+import queue
 import stat
 import tarfile
+import threading
 import zlib
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Callable, Dict, IO, List, Optional, Sequence, Tuple
+from typing import (Any, BinaryIO, Callable, Dict, Generator, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    TypeVar)
 
 from .errors import PkgsrcError, UnsafeArchiveError
 from .fsutil import is_within
@@ -77,6 +84,7 @@ class Member:
     linkname: str = ""
     mtime: int = 0
     ancestor: bool = False
+    offset: int = 0  # where a file's data starts in the decompressed archive
 
 
 @dataclass(frozen=True)
@@ -107,89 +115,199 @@ def detect_compression(head: bytes) -> str:
     return ""
 
 
-class _HashingReader(io.RawIOBase):
-    """Read-through wrapper that hashes everything read from the underlying file."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        super().__init__()
-        self.raw = raw
-        self.hasher = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.hasher.update(data)
-        return n
-
-    def drain(self) -> str:
-        """Hash the rest of the file and return the hex digest of everything."""
-        while True:
-            data = self.raw.read(1 << 20)
-            if not data:
-                break
-            self.hasher.update(data)
-        return self.hasher.hexdigest()
+_STREAM_ERRORS = (OSError, EOFError, zlib.error) + ((lzma.LZMAError,) if lzma is not None else ())
 
 
-class _Gunzip(io.RawIOBase):
-    """gzip decompression in large blocks (gzip.GzipFile reads in small ones, 3-4x slower here).
+class _Inflater:
+    """The decompressed bytes of an open file, in blocks, hashing the file's own bytes (sha256).
 
-    Concatenated members are read one after another; each member's CRC and length are checked
-    by zlib, and a stream that ends inside a member raises EOFError (a truncated kit).
+    gzip, bzip2 and xz files may hold several streams one after another; a gzip file may end in
+    zero padding, a bzip2 or xz file in data that is not a stream (as Python's own readers
+    accept). A file that ends inside a stream raises EOFError (a truncated kit). At most `block`
+    bytes come out of one call, so a small compressed bomb cannot fill memory.
     """
 
-    def __init__(self, fileobj: IO[bytes], block: int = 1 << 20) -> None:
-        super().__init__()
-        self.fileobj = fileobj
+    def __init__(self, handle: BinaryIO, compression: str, block: int = 1 << 20) -> None:
+        self.handle = handle
+        self.compression = compression
         self.block = block
-        self.zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self.pending = b""
-        self.done = False
+        self.hasher = hashlib.sha256()
 
-    def readable(self) -> bool:
-        return True
-
-    def _fill(self) -> None:
-        while not self.pending and not self.done:
-            data = self.zlib.unconsumed_tail or self.fileobj.read(self.block)
-            if not data:
-                if not self.zlib.eof:
-                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
-                self.done = True
-                return
-            if self.zlib.eof:  # the next member of a multi-member gzip file
-                if not data.strip(b"\0"):
-                    continue
-                self.zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            self.pending = self.zlib.decompress(data, self.block * 4)
-            if self.zlib.eof and self.zlib.unused_data:
-                rest = self.zlib.unused_data
-                self.zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                self.pending += self.zlib.decompress(rest, self.block * 4) if rest.strip(b"\0") else b""
-
-    def readinto(self, buffer: Any) -> int:
-        self._fill()
-        size = min(len(buffer), len(self.pending))
-        buffer[:size] = self.pending[:size]
-        self.pending = self.pending[size:]
-        return size
-
-
-def _decompressor(compression: str, fileobj: IO[bytes]) -> IO[bytes]:
-    if compression == "gz":
-        return io.BufferedReader(_Gunzip(fileobj), buffer_size=1 << 20)
-    if compression == "bz2":
-        return bz2.BZ2File(fileobj, mode="rb")
-    if compression == "xz":
+    def _engine(self) -> Any:
+        if self.compression == "gz":
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self.compression == "bz2":
+            return bz2.BZ2Decompressor()
         if lzma is None:
             raise PkgsrcError("this Python has no lzma module, so it cannot read an xz kit",
                               "use a gzip kit or a Python built with lzma")
-        return lzma.LZMAFile(fileobj, mode="rb")
-    return fileobj
+        return lzma.LZMADecompressor()
+
+    def _read(self) -> bytes:
+        data = self.handle.read(self.block)
+        self.hasher.update(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        if not self.compression:
+            return iter(self._read, b"")
+        return self._inflate()
+
+    def _inflate(self) -> Iterator[bytes]:
+        gz = self.compression == "gz"
+        engine, later = self._engine(), False
+        feed = self._read()
+        while True:
+            try:
+                out = engine.decompress(feed, self.block)
+            except _STREAM_ERRORS:
+                if gz or not later:
+                    raise
+                while self._read():  # trailing data that is not a stream: hashed, not read
+                    pass
+                return
+            later = False
+            if out:
+                yield out
+            if engine.eof:
+                feed = engine.unused_data
+                while True:
+                    if gz:
+                        feed = feed.lstrip(b"\0")
+                    if feed:
+                        break
+                    feed = self._read()
+                    if not feed:
+                        return
+                engine, later = self._engine(), True
+                continue
+            feed = engine.unconsumed_tail if gz else b""
+            if feed or not (gz or engine.needs_input):
+                continue  # more output from the input already given
+            feed = self._read()
+            if not feed and not out:
+                raise EOFError("compressed file ended before the end-of-stream marker was reached")
+
+
+_Item = TypeVar("_Item")
+
+
+def _ahead(items: Iterable[_Item], depth: int = 4) -> Generator[_Item, None, None]:
+    """Iterate items in a background thread, up to depth of them ahead of the consumer.
+
+    The producer's exceptions are raised in the consumer; closing this generator stops and
+    joins the thread, so the file it reads may be closed afterwards.
+    """
+    slots: "queue.Queue[Tuple[int, Any]]" = queue.Queue(depth)
+    stop = threading.Event()
+
+    def put(kind: int, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put((kind, value), timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(0, item):
+                    return
+        except BaseException as exc:  # noqa: B036 - raised again in the consumer  # pylint: disable=broad-except
+            put(2, exc)
+            return
+        put(1, None)
+
+    thread = threading.Thread(target=produce, name="pkgsrc-inflate", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == 0:
+                yield value
+            elif kind == 1:
+                return
+            else:
+                raise value
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _TooLarge(Exception):
+    """More decompressed bytes than the limit."""
+
+
+class _ReadFailed(Exception):
+    """The archive could not be read: corrupt, truncated, or not where the scan left it."""
+
+
+class _Bytes:
+    """Forward-only reading over blocks: read, skip, seek forward, tell; remembers the last read.
+
+    Skipping drops blocks without copying them; views() hands out slices of the blocks as they
+    are, for writing them straight into files.
+    """
+
+    def __init__(self, blocks: Iterator[bytes], limit: Optional[int] = None) -> None:
+        self.blocks = blocks
+        self.limit = limit
+        self.produced = 0
+        self.view = memoryview(b"")
+        self.at = 0
+        self.pos = 0
+        self.last_pos = -1
+        self.last_data = b""
+
+    def _available(self) -> int:
+        while self.at >= len(self.view):
+            try:
+                block = next(self.blocks, None)
+            except _STREAM_ERRORS as err:
+                raise _ReadFailed("%s (%s)" % (err.__class__.__name__, err)) from None
+            if block is None:
+                return 0
+            self.produced += len(block)
+            if self.limit is not None and self.produced > self.limit:
+                raise _TooLarge()
+            self.view, self.at = memoryview(block), 0
+        return len(self.view) - self.at
+
+    def views(self, count: int) -> Iterator[memoryview]:
+        """Up to count bytes as slices of the blocks (fewer only at the end of the stream)."""
+        while count > 0:
+            size = min(count, self._available())
+            if not size:
+                return
+            piece = self.view[self.at:self.at + size]
+            self.at += size
+            self.pos += size
+            count -= size
+            yield piece
+
+    def read(self, size: int = -1) -> bytes:
+        data = b"".join(self.views(size if size >= 0 else 1 << 62))
+        self.last_pos, self.last_data = self.pos - len(data), data
+        return data
+
+    def skip(self, count: int) -> int:
+        """Drop up to count bytes; returns how many there were."""
+        return sum(len(piece) for piece in self.views(count))
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 1:
+            pos += self.pos
+        elif whence != 0:
+            raise OSError("cannot seek from the end of a compressed stream")
+        if pos < self.pos:
+            raise OSError("cannot seek backwards in a compressed stream")
+        self.skip(pos - self.pos)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
 
 
 _CORRUPT = (EOFError, OSError, zlib.error, tarfile.TarError, ValueError) + (
@@ -218,52 +336,6 @@ def _normalize_name(raw: str) -> Tuple[Optional[str], Optional[str]]:
     return "/" + "/".join(parts), None
 
 
-class _Recorder:
-    """Forward-only read/seek/tell over a decompressed stream; remembers the last block read.
-
-    Seeking forward reads and discards (decompressors of non-seekable files cannot seek), so
-    every byte of the stream passes through here exactly once.
-    """
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self.stream = stream
-        self.pos = 0
-        self.last_pos = -1
-        self.last_data = b""
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.last_pos, self.last_data = self.pos, data
-        self.pos += len(data)
-        return data
-
-    def seek(self, pos: int, whence: int = 0) -> int:
-        if whence == 1:
-            pos += self.pos
-        elif whence != 0:
-            raise OSError("cannot seek from the end of a compressed stream")
-        if pos < self.pos:
-            raise OSError("cannot seek backwards in a compressed stream")
-        while self.pos < pos:
-            block = self.stream.read(min(1 << 20, pos - self.pos))
-            if not block:
-                break
-            self.pos += len(block)
-        return self.pos
-
-    def tell(self) -> int:
-        return self.pos
-
-
-def _sha256_of(handle: BinaryIO) -> str:
-    hasher = hashlib.sha256()
-    while True:
-        block = handle.read(1 << 20)
-        if not block:
-            return hasher.hexdigest()
-        hasher.update(block)
-
-
 def scan_archive(path: str, allowed: AllowedPaths, max_bytes: int = DEFAULT_MAX_BYTES) -> Listing:
     """List and check every member before anything is written; UnsafeArchiveError on any problem."""
     with open(path, "rb") as handle:
@@ -278,41 +350,34 @@ def _read_members(handle: BinaryIO, path: str, max_bytes: int) -> Tuple[str, str
     """
     compression = detect_compression(handle.read(6))
     handle.seek(0)
-    reader: Optional[_HashingReader] = None
-    digest = ""
-    if compression:
-        reader = _HashingReader(handle)
-        stream = _decompressor(compression, io.BufferedReader(reader, buffer_size=1 << 20))
-    else:
-        digest = _sha256_of(handle)
-        handle.seek(0)
-        stream = handle
-    recorder = _Recorder(stream)
+    inflater = _Inflater(handle, compression)
+    blocks = _ahead(inflater)
+    stream = _Bytes(blocks, limit=max_bytes)
     try:
-        with tarfile.open(fileobj=recorder, mode="r:") as tar:  # type: ignore[call-overload]
-            infos = tar.getmembers()
-            end = tar.offset
-        if recorder.last_pos == end and len(recorder.last_data) >= _BLOCK:
-            marker = recorder.last_data[:_BLOCK]
-        elif recorder.tell() <= end:
-            recorder.seek(end)
-            marker = recorder.read(_BLOCK)
-        else:
-            marker = b""
-        expanded = recorder.tell()
-        while True:
-            block = stream.read(1 << 20)
-            if not block:
-                break
-            expanded += len(block)
-            if expanded > max_bytes:
-                raise _refuse(path, ["it expands to more than %d bytes" % max_bytes], "too large")
+        try:
+            with tarfile.open(fileobj=stream, mode="r:") as tar:  # type: ignore[call-overload]
+                infos = tar.getmembers()
+                end = tar.offset
+            if stream.last_pos == end and len(stream.last_data) >= _BLOCK:
+                marker = stream.last_data[:_BLOCK]
+            elif stream.tell() <= end:
+                stream.seek(end)
+                marker = stream.read(_BLOCK)
+            else:
+                marker = b""
+            while stream.skip(1 << 30):
+                pass
+            expanded = stream.tell()
+        finally:
+            blocks.close()
+    except _TooLarge:
+        raise _refuse(path, ["it expands to more than %d bytes" % max_bytes], "too large") from None
     except UnsafeArchiveError:
         raise
+    except _ReadFailed as err:
+        raise _refuse(path, [str(err)], "truncated or corrupt") from None
     except _CORRUPT as err:
         raise _refuse(path, ["%s (%s)" % (err.__class__.__name__, err)], "truncated or corrupt") from None
-    if reader is not None:
-        digest = reader.drain()
     problems = ["member %r runs past the end of the archive" % info.name
                 for info in infos if info.isreg() and info.offset_data + info.size > expanded]
     if problems:
@@ -321,7 +386,7 @@ def _read_members(handle: BinaryIO, path: str, max_bytes: int) -> Tuple[str, str
         raise _refuse(path, ["it has no end-of-archive marker after its last member"], "truncated or corrupt")
     if sum(info.size for info in infos if info.isreg()) > max_bytes:
         raise _refuse(path, ["it expands to more than %d bytes" % max_bytes], "too large")
-    return compression, digest, infos, expanded
+    return compression, inflater.hasher.hexdigest(), infos, expanded
 
 
 def _scan(handle: BinaryIO, path: str, allowed: AllowedPaths, max_bytes: int) -> Listing:
@@ -392,7 +457,7 @@ def _scan(handle: BinaryIO, path: str, allowed: AllowedPaths, max_bytes: int) ->
         if logical_path == "/":
             continue
         member = Member(logical_path, kind, mode, info.size if kind == "file" else 0, linkname,
-                        int(info.mtime), ancestor)
+                        int(info.mtime), ancestor, info.offset_data if kind == "file" else 0)
         seen[logical_path] = member
         if previous is None:
             members.append(member)
@@ -420,20 +485,6 @@ def _scan(handle: BinaryIO, path: str, allowed: AllowedPaths, max_bytes: int) ->
         raise _refuse(path, ["it has no members inside the kit's paths"], "empty")
     expanded_size = sum(m.size for m in members)
     return Listing(path, compression, sha256, tuple(members), expanded_size, tuple(sorted(roots_used)))
-
-
-def _same_member(info: tarfile.TarInfo, member: Member) -> bool:
-    kind = ("file" if info.isreg() else "dir" if info.isdir() else "symlink" if info.issym()
-            else "hardlink" if info.islnk() else "")
-    if kind != member.kind or stat.S_IMODE(info.mode) != member.mode:
-        return False
-    if kind == "file":
-        return info.size == member.size
-    if kind == "symlink":
-        return info.linkname == member.linkname
-    if kind == "hardlink":
-        return _normalize_name(info.linkname)[0] == member.linkname
-    return True
 
 
 def _climbs_above_root(directory: str, target: str) -> bool:
@@ -465,35 +516,25 @@ def _mkdir_chain(dest: str, logical_dir: str) -> str:
     return current
 
 
-def extract_archive(listing: Listing, dest: str, owner: Optional[Tuple[int, int]] = None,
-                    log: Log = None, chunk: int = 1 << 20) -> int:
+def extract_archive(listing: Listing, dest: str, owner: Optional[Tuple[int, int]] = None, log: Log = None) -> int:
     """Write the scanned members into the empty directory dest; returns the number of files.
 
     Ancestor directories (e.g. opt/, var/db/) get mode 0755; every other member keeps its own
-    permission bits; the owner is `owner` (uid, gid) when given, else the running user.
+    permission bits; the owner is `owner` (uid, gid) when given, else the running user. If the
+    archive is no longer the one scanned, UnsafeArchiveError: dest then holds only scanned paths
+    (with whatever bytes were read) and must be discarded, as the bootstrap does.
     """
     if os.listdir(dest):
         raise PkgsrcError("staging directory %s is not empty" % dest, "remove it and run again")
-    by_path = {m.path: m for m in listing.members}
     written = 0
     dirs: List[Member] = []
     with open(listing.path, "rb") as handle:
-        reader = _HashingReader(handle)
-        buffered = io.BufferedReader(reader, buffer_size=1 << 20)
+        inflater = _Inflater(handle, listing.compression)
+        blocks = _ahead(inflater)
+        stream = _Bytes(blocks)
         try:
-            stream = _decompressor(listing.compression, buffered)
-            with tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20) as tar:
-                for info in tar:
-                    logical = _normalize_name(info.name)[0]
-                    member = by_path.get(logical or "/")
-                    if member is None:
-                        if logical in ("/", None):
-                            continue
-                        raise UnsafeArchiveError("archive %s changed after it was checked (member %s)" % (
-                            listing.path, info.name), "run again")
-                    if not _same_member(info, member):
-                        raise UnsafeArchiveError("archive %s changed after it was checked (member %s)" % (
-                            listing.path, info.name), "run again")
+            try:
+                for member in listing.members:
                     target = dest + member.path
                     _mkdir_chain(dest, posixpath.dirname(member.path))
                     if member.kind == "dir":
@@ -501,58 +542,71 @@ def extract_archive(listing: Listing, dest: str, owner: Optional[Tuple[int, int]
                         dirs.append(member)
                         continue
                     if member.kind == "file":
-                        source = tar.extractfile(info)
-                        if source is None:
-                            raise UnsafeArchiveError("cannot read member %s of %s" % (info.name, listing.path))
-                        _write_file(target, source, member, owner, chunk)
+                        stream.skip(member.offset - stream.tell())
+                        if stream.tell() != member.offset:
+                            raise _ReadFailed("member %s is not where the scan found it" % member.path)
+                        _write_file(target, stream.views(member.size), member, owner)
                         written += 1
                     elif member.kind == "symlink":
                         os.symlink(member.linkname, target)
                         if owner is not None:
                             os.lchown(target, owner[0], owner[1])
-                    elif member.kind == "hardlink":
+                    else:
                         os.link(dest + member.linkname, target, follow_symlinks=False)
                         written += 1
                     _set_mtime(target, member.mtime)
-            digest = reader.drain()
-        except _CORRUPT as err:
+                while stream.skip(1 << 30):
+                    pass
+            finally:
+                blocks.close()
+        except _ReadFailed as err:
+            if _file_sha256(listing.path) != listing.sha256:
+                raise _changed(listing) from None
             raise UnsafeArchiveError("archive %s could not be read while extracting: %s" % (listing.path, err),
                                      "run again; if it persists, download the kit again") from None
-    if digest != listing.sha256:
-        raise UnsafeArchiveError("archive %s changed after it was checked" % listing.path,
-                                 "run again; nothing was placed")
+    if inflater.hasher.hexdigest() != listing.sha256:
+        raise _changed(listing)
     created = []
     for dirpath, dirnames, _files in os.walk(dest):
         for name in dirnames:
             created.append(os.path.join(dirpath, name))
     explicit = {dest + m.path: m for m in dirs}
     for host_dir in sorted(created, key=lambda p: p.count("/"), reverse=True):
-        member = explicit.get(host_dir)
-        mode = 0o755 if member is None or member.ancestor else member.mode
+        listed = explicit.get(host_dir)
+        mode = 0o755 if listed is None or listed.ancestor else listed.mode
         if owner is not None:
             os.lchown(host_dir, owner[0], owner[1])
         os.chmod(host_dir, mode)
-        if member is not None:
-            _set_mtime(host_dir, member.mtime)
+        if listed is not None:
+            _set_mtime(host_dir, listed.mtime)
     if log:
         log("extracted %d files of %s into %s" % (written, listing.path, dest))
     return written
 
 
-def _write_file(target: str, source: IO[bytes], member: Member, owner: Optional[Tuple[int, int]],
-                chunk: int) -> None:
+def _changed(listing: Listing) -> UnsafeArchiveError:
+    return UnsafeArchiveError("archive %s changed after it was checked" % listing.path,
+                              "run again; nothing was placed")
+
+
+def _file_sha256(path: str) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _write_file(target: str, data: Iterable[memoryview], member: Member, owner: Optional[Tuple[int, int]]) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(target, flags, 0o600)
     with os.fdopen(fd, "wb") as out:
         remaining = member.size
-        while True:
-            block = source.read(chunk)
-            if not block:
-                break
-            out.write(block)
-            remaining -= len(block)
+        for piece in data:
+            out.write(piece)
+            remaining -= len(piece)
         if remaining != 0:
-            raise UnsafeArchiveError("member %s is shorter than its header says" % member.path)
+            raise _ReadFailed("member %s is shorter than its header says" % member.path)
         out.flush()
         if owner is not None:
             os.fchown(out.fileno(), owner[0], owner[1])

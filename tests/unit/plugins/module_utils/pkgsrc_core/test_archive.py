@@ -3,12 +3,16 @@ is extracted with the modes, links and times it lists, and nothing else."""
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
+import hashlib
 import io
 import lzma
 import os
+import random
 import stat
 import tarfile
+import threading
 
 import pytest
 
@@ -295,3 +299,112 @@ def test_extract_sets_owner_when_root(tmp_path):
                                        (b"./opt", "")])
 def test_detect_compression(head, name):
     assert archive.detect_compression(head) == name
+
+
+@functools.lru_cache(maxsize=None)
+def _text(size):
+    """Word-like bytes: compressible, yet quick for bz2 (long repeats are its slow case)."""
+    rng = random.Random(size)
+    letters = b"abcdefghijklmnop"
+    words = [bytes(rng.choice(letters) for n in range(rng.randint(2, 9))) for w in range(4000)]
+    return b" ".join(rng.choice(words) for n in range(size // 5 + 1))[:size]
+
+
+def _big_members():
+    """Files of awkward sizes around the 1 MiB decompression block, each with its own contents."""
+    sizes = [0, 1, 511, 512, 513, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) + 77, 4000]
+    text = _text(max(sizes) + 64)
+    out = [member("./opt/pkg/", mode=0o755, kind=tarfile.DIRTYPE)]
+    for index, size in enumerate(sizes):
+        out.append(member("./opt/pkg/f%02d" % index, text[index:index + size], 0o644))
+    return out
+
+
+@pytest.mark.parametrize("compress", [functools.partial(gzip.compress, compresslevel=1),
+                                      functools.partial(bz2.compress, compresslevel=1),
+                                      functools.partial(lzma.compress, preset=0), lambda b: b],
+                         ids=["gz", "bz2", "xz", "plain"])
+def test_extracted_bytes_are_exact_across_block_boundaries(tmp_path, compress):
+    members = _big_members()
+    listing = archive.scan_archive(write(tmp_path, compress(tar_bytes(members)), "kit.bin"), PREFIX_ROOTS)
+    dest = tmp_path / "staging"
+    dest.mkdir()
+    assert archive.extract_archive(listing, str(dest)) == len(members) - 1
+    for name, data, *_rest in members[1:]:
+        assert (dest / name).read_bytes() == data, name
+
+
+@pytest.mark.parametrize("compress,joined", [
+    (gzip.compress, lambda a, b: a + b),
+    (gzip.compress, lambda a, b: a + b"\0" * 1000),  # zero padding after the only member
+    (bz2.compress, lambda a, b: a + b),
+    (lzma.compress, lambda a, b: a + b),
+    (lzma.compress, lambda a, b: a + b"not a stream"),  # trailing data, ignored as Python's LZMAFile does
+    (bz2.compress, lambda a, b: a + b"not a stream"),
+], ids=["gz-members", "gz-padding", "bz2-streams", "xz-streams", "xz-trailing", "bz2-trailing"])
+def test_several_streams_in_one_file(tmp_path, compress, joined):
+    data = tar_bytes(good_members())
+    half = len(data) // 2
+    whole = joined(compress(data[:half]), compress(data[half:]))
+    if joined(b"", b"x") != b"x":  # padding or trailing data: the first stream is the whole archive
+        whole = joined(compress(data), b"")
+    path = write(tmp_path, whole, "kit.bin")
+    listing = archive.scan_archive(path, PREFIX_ROOTS)
+    assert len(listing.members) == len(good_members())
+    assert listing.sha256 == hashlib.sha256(whole).hexdigest()
+    dest = tmp_path / "staging"
+    dest.mkdir()
+    assert archive.extract_archive(listing, str(dest)) == 6
+    assert (dest / "opt/pkg/bin/pkgin").read_bytes() == b"#!/bin/sh\nexit 0\n"
+
+
+def test_gzip_with_trailing_garbage_refused(tmp_path):
+    path = write(tmp_path, gzip.compress(tar_bytes(good_members())) + b"not gzip at all")
+    with pytest.raises(UnsafeArchiveError) as err:
+        archive.scan_archive(path, PREFIX_ROOTS)
+    assert "truncated or corrupt" in str(err.value)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gz", "bz2", "xz"])
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.99])
+def test_truncated_compressed_kits_refused(tmp_path, compress, fraction):
+    data = compress(tar_bytes(good_members() + [member("./opt/pkg/big", os.urandom(300000))]))
+    with pytest.raises(UnsafeArchiveError) as err:
+        archive.scan_archive(write(tmp_path, data[:int(len(data) * fraction)], "kit.bin"), PREFIX_ROOTS)
+    assert "truncated or corrupt" in str(err.value)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gz", "bz2", "xz"])
+def test_kit_without_its_stream_end_refused(tmp_path, compress):
+    """The whole tar is there, only the compressed stream's end (gzip's CRC and length) is cut."""
+    data = compress(tar_bytes(good_members()))
+    with pytest.raises(UnsafeArchiveError) as err:
+        archive.scan_archive(write(tmp_path, data[:-4], "kit.bin"), PREFIX_ROOTS)
+    assert "end-of-stream marker" in str(err.value)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gz", "bz2", "xz"])
+def test_compression_bomb_stops_at_the_limit(tmp_path, compress):
+    bomb = compress(tar_bytes(good_members() + [member("./opt/pkg/zeros", b"\0" * (24 << 20))]))
+    assert len(bomb) < (1 << 20)
+    with pytest.raises(UnsafeArchiveError) as err:
+        archive.scan_archive(write(tmp_path, bomb, "kit.bin"), PREFIX_ROOTS, max_bytes=4 << 20)
+    assert "too large" in str(err.value)
+
+
+def test_no_reader_thread_is_left_behind(tmp_path):
+    good = write(tmp_path, gzip.compress(tar_bytes(_big_members()), compresslevel=1), "good.tgz")
+    bad = gzip.compress(tar_bytes(_big_members()), compresslevel=1)
+    bad = write(tmp_path, bad[: len(bad) // 2], "bad.tgz")
+    listing = archive.scan_archive(good, PREFIX_ROOTS)
+    with pytest.raises(UnsafeArchiveError):
+        archive.scan_archive(bad, PREFIX_ROOTS)
+    dest = tmp_path / "staging"
+    dest.mkdir()
+    with open(good, "r+b") as handle:  # same length, other bytes: refused part-way or at the end
+        handle.seek(os.path.getsize(good) // 2)
+        handle.write(b"\0" * 4096)
+    with pytest.raises(UnsafeArchiveError) as err:
+        archive.extract_archive(listing, str(dest))
+    assert "changed after it was checked" in str(err.value)
+    assert [t.name for t in threading.enumerate() if t.name == "pkgsrc-inflate"] == []
