@@ -236,7 +236,8 @@ sys.path.insert(0, {core!r})
 from pkgsrc_core import bootstrap as bs
 req = bs.BootstrapRequest(kit_url={url!r}, kit_checksum={checksum!r}, prefix="/opt/pkg", root={root!r},
                           cache_dir={cache!r}, manage_path=False)
-bs.bootstrap(req, probe=json.loads({probe!r}))
+result = bs.bootstrap(req, probe=json.loads({probe!r}))
+print(json.dumps({{"changed": result.changed, "actions": list(result.actions)}}))
 """
 
 
@@ -284,3 +285,29 @@ def test_kill_during_extraction_then_rerun_converges(tmp_path):
     assert len(blobs) == 1500 and all(os.path.getsize(root / "opt/pkg/share/big" / b) == 64 * 1024 for b in blobs)
     assert (root / "opt/pkg/etc/pkgsrc-deploy.json").is_file()
     assert bs.bootstrap(req, probe=probe).changed is False
+
+
+@pytest.mark.slow
+def test_two_bootstraps_of_one_prefix_at_once(tmp_path):
+    """The second waits for the first (it must not take the first's staging for a stale one and
+    remove it), then finds the prefix there: one changed, one not, one complete prefix."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    kit = tmp_path / "big-kit.tar.gz"
+    checksum = _big_kit(kit, count=600)
+    root = tmp_path / "root"
+    (root / "opt").mkdir(parents=True)
+    code = RUNNER.format(core=str(REPO_ROOT / "plugins" / "module_utils"), url="file://%s" % kit, checksum=checksum,
+                         root=str(root), cache=str(tmp_path / "cache"),
+                         probe=json.dumps(probe_for("sample", tmp_path / "home")))
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _n in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    results = sorted((json.loads(out) for out, _err in outputs), key=lambda r: r["changed"])
+    assert [r["changed"] for r in results] == [False, True]
+    assert not any(a.startswith("removed stale staging") for r in results for a in r["actions"])
+    assert not [e for e in os.listdir(root / "opt") if e.startswith(".pkgsrc-bootstrap-staging-")]
+    assert len(os.listdir(root / "opt/pkg/share/big")) == 600
+    locks = [e for e in os.listdir(tmp_path / "cache") if e.endswith(".lock")]
+    assert len(locks) == 1 and "opt-pkg" in locks[0]

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .errors import PkgsrcError
-from .fsutil import is_within, normalize_abs, read_text
+from .fsutil import ensure_private_dir, is_within, normalize_abs, read_text
 from .kits import CATALOGUE, Kit, merge_catalogue, required_trust, select_kit, user_kit
 from .layout import Layout, layout_from_kit_config
+from .lock import FileLock, bootstrap_lock_path
 from .marker import parse_marker
 from .pkgconf import pkg_path_for, render_pkg_install_conf, render_repositories
 from .platforms import HostFacts, default_layout, detect_host, pkgdb_candidates, probe_host
@@ -82,6 +83,7 @@ class BootstrapRequest:
     extra_paths: Tuple[str, ...] = ()
     timeout: float = 60.0
     gpg: str = "gpgv"
+    lock_timeout: float = 3600.0  # how long to wait for another bootstrap of the same prefix
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "BootstrapRequest":
@@ -682,11 +684,19 @@ def bootstrap(request: BootstrapRequest, runner: Optional[Runner] = None, check_
     """Detect, plan and (unless check_mode) apply. probe: a host probe dict instead of the real host's."""
     runner = runner or SubprocessRunner()
     host = detect_host(probe if probe is not None else probe_host(runner))
-    fs = probe_fs(request, host)
-    plan = plan_bootstrap(request, host, fs)
+    plan = plan_bootstrap(request, host, probe_fs(request, host))
     if check_mode:
         return result_of_plan(plan)
-    return apply_bootstrap(plan, runner, log)
+    if not plan.actions:
+        return apply_bootstrap(plan, runner, log)
+    # One bootstrap of a prefix at a time: a second run waits, then plans again and finds the
+    # prefix there (and never takes the first run's staging directory for a stale one).
+    path = bootstrap_lock_path(ensure_private_dir(plan.cache_dir), plan.layout.root, plan.layout.prefix)
+    with FileLock(path, "bootstrap", timeout=request.lock_timeout) as held:
+        if held.waited and log:
+            log("waited %.1f s for another bootstrap of %s" % (held.waited, plan.layout.prefix))
+        plan = plan_bootstrap(request, host, probe_fs(request, host))
+        return apply_bootstrap(plan, runner, log)
 
 
 def plan_as_json(plan: BootstrapPlan) -> str:
