@@ -1,7 +1,8 @@
 """The Ansible side of the core: a Runner over module.run_command, and one place for errors.
 
 Modules call `run(module, function, ...)`: the core's PkgsrcError becomes fail_json with the
-error's message and hint; nothing else of the core leaks into the modules.
+error's message and hint; nothing else of the core leaks into the modules. `exit_with` hands a
+core result dict to exit_json the same way for every module.
 """
 from __future__ import annotations
 
@@ -34,3 +35,19 @@ def run(module, function, *args, **kwargs):
             extra = {"cmd": exc.argv, "rc": exc.rc, "stdout": exc.stdout, "stderr": exc.stderr}
         module.fail_json(msg=str(exc), **extra)
     return None
+
+
+def exit_with(module, result, default_msg=""):
+    """exit_json with a core result dict: its diff only in diff mode; its messages (when it has
+    them) joined into msg, lines starting with WARNING also shown as Ansible warnings."""
+    out = dict(result)
+    diff = out.pop("diff", None)
+    messages = out.pop("messages", None)
+    if module._diff and diff:  # pylint: disable=protected-access
+        out["diff"] = diff
+    if messages is not None:
+        for line in messages:
+            if line.startswith("WARNING"):
+                module.warn(line)
+        out["msg"] = "; ".join(messages) or default_msg
+    module.exit_json(**out)

@@ -226,7 +226,7 @@ method:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
+from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, exit_with, run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.bootstrap_options import run_bootstrap
 
 SOURCE = dict(
@@ -271,15 +271,7 @@ def main():
         mutually_exclusive=[("kit", "url"), ("url", "from_source")],
         supports_check_mode=True,
     )
-    result = run(module, run_bootstrap, module.params, AnsibleRunner(module), module.check_mode)
-    diff = result.pop("diff")
-    messages = result.pop("messages")
-    if module._diff and diff:  # pylint: disable=protected-access
-        result["diff"] = diff
-    for line in messages:
-        if line.startswith("WARNING"):
-            module.warn(line)
-    module.exit_json(msg="; ".join(messages), **result)
+    exit_with(module, run(module, run_bootstrap, module.params, AnsibleRunner(module), module.check_mode))
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
+from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, exit_with, run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.prefixes import select_prefix
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.repository import (
     RepositoryRequest, manage_repository)
@@ -111,11 +111,7 @@ def main():
         tuple(p["repositories"]) if p["repositories"] is not None else None, p["branch"],
         tuple(p["preferred"]) if p["preferred"] is not None else None, p["pkg_path"],
         p["verified_installation"], p["update_cache"])
-    result = run(module, manage_repository, request, layout, AnsibleRunner(module), module.check_mode)
-    diff = result.pop("diff")
-    if module._diff:  # pylint: disable=protected-access
-        result["diff"] = diff
-    module.exit_json(**result)
+    exit_with(module, run(module, manage_repository, request, layout, AnsibleRunner(module), module.check_mode))
 
 
 if __name__ == "__main__":

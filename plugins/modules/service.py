@@ -179,7 +179,7 @@ path:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
+from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, exit_with, run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.services.options import manage_service
 
 
@@ -219,12 +219,8 @@ def main():
     params = dict(module.params)
     if params.get("env") is not None:
         params["env"] = {str(k): str(v) for k, v in params["env"].items()}
-    result = run(module, manage_service, params, AnsibleRunner(module), module.check_mode)
-    diff = result.pop("diff")
-    messages = result.pop("messages")
-    if module._diff and diff:  # pylint: disable=protected-access
-        result["diff"] = diff
-    module.exit_json(msg="; ".join(messages) or "service %s is as asked" % params["name"], **result)
+    exit_with(module, run(module, manage_service, params, AnsibleRunner(module), module.check_mode),
+              "service %s is as asked" % params["name"])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""The Ansible module and the Salt state for packages, run for real (ansible-playbook with a
-local connection, salt-call --local) on a local prefix with the stand-in tools: changed, then
-not changed, and check mode / test=True writing nothing. Same request, same result, both sides.
+"""The Ansible modules for packages and repositories and the Salt state for packages, run for real
+(ansible-playbook with a local connection, salt-call --local) on a local prefix with the stand-in
+tools: changed, then not changed, and check mode / test=True writing nothing. Same request, same
+result, both sides.
 """
 from __future__ import annotations
 
@@ -93,3 +94,29 @@ def test_salt_pkg_provider_standard_states(site, tmp_path):
     assert (site.pkgdb / "hello-1.0").is_dir()
     again = next(iter(salt_call(conf, "state.apply", "std")["local"].values()))
     assert again["result"] is True and not again["changes"], again
+
+
+def test_ansible_repository_module(site, tmp_path):
+    """Check mode with diff writes nothing and shows the new file; then changed (pkgin update run
+    with the new repository), then not changed."""
+    conf = site.prefix / "etc" / "pkgin" / "repositories.conf"
+    before = conf.read_text()
+    with serve(tmp_path / "repo") as (url, _server):
+        task = {"pkgsrc.deploy.repository": {"repositories": [url + "/All"], "prefix": str(site.prefix)}}
+        tree = tree_hash(site.prefix)
+        checked = task_results(play(tmp_path, [task], check=True, diff=True))[0]
+        assert checked["changed"] and not checked.get("failed"), checked
+        assert tree_hash(site.prefix) == tree, "check mode wrote something"
+        diffs = {d["after_header"]: d for d in checked["diff"]}
+        assert url + "/All" in diffs[str(conf)]["after"] and diffs[str(conf)]["before"] == before
+
+        calls = len(read_log(site.log, ["pkgin"]))
+        first = task_results(play(tmp_path, [task]))[0]
+        assert first["changed"] and str(conf) in first["files"] and "diff" not in first, first
+        assert sorted(first["files"]) == sorted(diffs)
+        assert url + "/All" in conf.read_text()
+        assert [c["argv"][-1] for c in first["commands"]] == ["update"]
+        assert [e["argv"] for e in read_log(site.log, ["pkgin"])[calls:]] == [["-y", "update"]]
+
+        second = task_results(play(tmp_path, [task]))[0]
+        assert not second["changed"] and second["files"] == [] and not second.get("failed"), second
