@@ -21,12 +21,14 @@ of tests/fixtures, tests/sim, the core and this file). It prints one JSON line: 
     All/                               the demo repository for /usr/pkg (el layout)
     opt/All/                           the demo repository for /opt/pkg (sample layout)
     grid/All/                          the demo repository for /home/grid/pkg (pkgsrc's from-source layout)
-    source/pkgsrc.tar.gz               a "pkgsrc source tree" whose bootstrap/bootstrap is a stand-in (below)
+    source/pkgsrc.tar.gz               a "pkgsrc source tree" whose bootstrap/bootstrap is a stand-in
+                                       (tests/fixtures/source_tree.py, below)
     fixtures.json                      what the playbooks need: URLs, checksums, the key's fingerprint
 
 The stand-in bootstrap script accepts exactly the arguments pkgsrc.deploy passes for an
 unprivileged from-source bootstrap into /home/grid/pkg, and unpacks there the prefix a real
-bootstrap would leave: the stand-in pkg_install and pkgin tools with their package database.
+bootstrap would leave (a fixture kit for that layout): the stand-in pkg_install and pkgin tools
+with their package database.
 The stand-in tools log every run to the paths in ``fixtures.json`` (``sim_log``).
 """
 from __future__ import annotations
@@ -39,7 +41,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -52,10 +53,10 @@ if CORE_PARENT not in sys.path:
     sys.path.insert(0, CORE_PARENT)
 
 # pylint: disable=wrong-import-position
-from tests.fixtures._tar import Member, gzip_bytes, tar_bytes  # noqa: E402
 from tests.fixtures.demo import build_demo_repo  # noqa: E402
 from tests.fixtures.gpg import make_signer  # noqa: E402
-from tests.fixtures.kits import LAYOUTS, KitLayout, build_kit, kit_members, source_layout  # noqa: E402
+from tests.fixtures.kits import LAYOUTS, KitLayout, build_kit, source_layout  # noqa: E402
+from tests.fixtures.source_tree import build_source_tree  # noqa: E402
 HTTP_URL = "http://10.213.0.1:8080/"
 GRID_HOME = "/home/grid"
 GRID_PREFIX = GRID_HOME + "/pkg"
@@ -66,86 +67,17 @@ KEY_FILE = ".fixture-key"
 # The folders and files whose content the served folder is made from.
 SOURCES = ("tests/fixtures", "tests/sim", "plugins/module_utils/pkgsrc_core", "tests/molecule_support.py")
 
-STAND_IN_BOOTSTRAP = r"""#!/bin/sh
-# Test stand-in for pkgsrc's bootstrap/bootstrap (made by tests/molecule_support.py): it checks its
-# arguments as the real script does, then unpacks the prefix a bootstrap for @PREFIX@ would leave
-# (the pkg_install and pkgin stand-ins and their package database).
-if [ -n "$PKG_PATH" ]; then echo "ERROR: Please unset PKG_PATH before running bootstrap." 1>&2; exit 1; fi
-case "$SH" in /*) ;; *) echo "ERROR: The variable SH must contain an absolute path" 1>&2; exit 1 ;; esac
-fragment=""
-while [ $# -gt 0 ]; do
-  case $1 in
-    --prefix) prefix=$2; shift ;;
-    --pkgdbdir) pkgdbdir=$2; shift ;;
-    --sysconfdir) sysconfdir=$2; shift ;;
-    --varbase) varbase=$2; shift ;;
-    --workdir) workdir=$2; shift ;;
-    --mk-fragment) fragment=$2; shift ;;
-    --unprivileged|--make-jobs=*|--abi=*) ;;
-    --make-jobs|--abi|--compiler|--prefer-pkgsrc) shift ;;
-    *) echo "ERROR: unknown argument $1" 1>&2; exit 1 ;;
-  esac
-  shift
-done
-want="@PREFIX@ @PKGDBDIR@ @SYSCONFDIR@ @VARBASE@"
-if [ "$prefix $pkgdbdir $sysconfdir $varbase" != "$want" ]; then
-  echo "ERROR: this stand-in bootstraps only $want (prefix, pkgdbdir, sysconfdir, varbase)" 1>&2
-  exit 1
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-echo "===> Bootstrapping into $prefix"
-mkdir -p "$workdir" "$prefix" || exit 1
-tar -xzf "$here/files/prefix.tar.gz" -C "$prefix" || exit 1
-if [ -n "$fragment" ]; then cat "$fragment" >> "$sysconfdir/mk.conf" || exit 1; fi
-echo "===> bootstrap complete"
-"""
-
 
 def fixture_key() -> str:
     """A hash of every source file the served folder is built from."""
     digest = hashlib.sha256()
     for rel in SOURCES:
         top = REPO_ROOT / rel
-        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file() and p.suffix == ".py")
+        files = [top] if top.is_file() else sorted(
+            p for p in top.rglob("*") if p.is_file() and p.suffix in (".py", ".sh"))
         for path in files:
             digest.update(str(path.relative_to(REPO_ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def _prefix_members(layout: KitLayout, repo_urls: List[str], sim_log: str) -> List[Member]:
-    """The kit's members for layout, renamed relative to its prefix ("./bin/pkgin")."""
-    members, _pkgnames = kit_members(layout, repo_urls, sim_log=sim_log)
-    top = "./" + layout.prefix.strip("/")
-    out = []
-    for member in members:
-        name = member.name.rstrip("/")
-        if name == top or not name.startswith(top + "/"):
-            continue
-        rel = "./" + name[len(top) + 1:] + ("/" if member.type == tarfile.DIRTYPE else "")
-        out.append(Member(rel, member.data, member.mode, member.type, member.linkname))
-    return out
-
-
-def build_source_tree(path: Path, layout: KitLayout, repo_urls: List[str], sim_log: str) -> str:
-    """Write a pkgsrc source tarball with the stand-in bootstrap for layout; return its sha256 checksum."""
-    script = STAND_IN_BOOTSTRAP
-    for token, value in (("@PREFIX@", layout.prefix), ("@PKGDBDIR@", layout.pkg_dbdir),
-                         ("@SYSCONFDIR@", layout.sysconfdir), ("@VARBASE@", layout.varbase)):
-        script = script.replace(token, value)
-    prefix_tgz = gzip_bytes(tar_bytes(_prefix_members(layout, repo_urls, sim_log)))
-    members = [
-        Member("pkgsrc/", mode=0o755, type=tarfile.DIRTYPE),
-        Member("pkgsrc/bootstrap/", mode=0o755, type=tarfile.DIRTYPE),
-        Member("pkgsrc/bootstrap/bootstrap", script.encode(), 0o755),
-        Member("pkgsrc/bootstrap/files/", mode=0o755, type=tarfile.DIRTYPE),
-        Member("pkgsrc/bootstrap/files/prefix.tar.gz", prefix_tgz, 0o644),
-        Member("pkgsrc/doc/", mode=0o755, type=tarfile.DIRTYPE),
-        Member("pkgsrc/doc/README", b"A stand-in pkgsrc tree for the pkgsrc.deploy Molecule scenarios.\n", 0o644),
-    ]
-    data = gzip_bytes(tar_bytes(members))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def _kit_entry(www: Path, layout: KitLayout, repo_dir: str, signer: Any) -> Dict[str, Any]:
@@ -173,7 +105,7 @@ def build_www(www: Path) -> Dict[str, Any]:
     grid_repo_url = HTTP_URL + "grid/All"
     build_demo_repo(www / "grid", prefix=GRID_PREFIX, layout=grid_layout, sim_log=GRID_SIM_LOG)
     source_checksum = build_source_tree(www / "source" / "pkgsrc.tar.gz", grid_layout, [grid_repo_url],
-                                        GRID_SIM_LOG)
+                                        GRID_SIM_LOG, readme="A stand-in pkgsrc tree for the Molecule scenarios.\n")
     return {
         "http_url": HTTP_URL,
         "kits": kits,

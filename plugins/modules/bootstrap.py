@@ -18,8 +18,8 @@ description:
     the kit's own paths, extracts it into a staging directory and moves it into place - so an
     interrupted run leaves no half prefix and a rerun converges.
   - An existing package database means pkgsrc is already there; a kit is never unpacked over it.
-    Two runs that bootstrap the same prefix at once take turns (a lock in the cache directory):
-    the second waits for the first, then finds pkgsrc there and changes nothing.
+    Two runs that bootstrap the same prefix at once take turns (a lock in the cache directory),
+    so the second waits for the first, then finds pkgsrc there and changes nothing.
   - Then configures the repositories, C(pkg_install.conf), PATH and MANPATH for login shells, and
     runs C(pkgin update).
   - With O(from_source), runs pkgsrc's own C(bootstrap/bootstrap) from a pkgsrc tree into any

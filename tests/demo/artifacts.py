@@ -8,17 +8,14 @@
       canary/All/                            the same packages built for /opt/canary
       grid/All/                              the same packages built for /home/grid/pkg
       grid/pkgsrc-demo.tar.gz                a pkgsrc source tree for the unprivileged user: its
-                                             bootstrap/bootstrap is the stand-in in bootstrap.sh
+                                             bootstrap/bootstrap is the stand-in (tests/fixtures/source_tree.py)
 
 Binary packages are built for one prefix, so each prefix has its own repository, as with the
 published ones (SmartOS /opt/local vs macOS /opt/pkg).
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict
@@ -27,9 +24,9 @@ from tests.fixtures.demo import build_demo_repo
 from tests.fixtures.gpg import Signer
 from tests.fixtures.kits import build_kit
 from tests.fixtures.layouts import source_layout
+from tests.fixtures.source_tree import build_source_tree
 from tests.fixtures.www import Www, prepare_www
 
-HERE = Path(__file__).resolve().parent
 CANARY_PREFIX = "/opt/canary"
 GRID_PREFIX = "/home/grid/pkg"
 
@@ -67,26 +64,8 @@ class Artifacts:
         }
 
 
-def _source_tarball(prebuilt: bytes, layout_line: str) -> bytes:
-    """pkgsrc/bootstrap/{bootstrap, prebuilt-tools.tar.gz, prebuilt-tools.layout} as a .tar.gz."""
-    script = (HERE / "bootstrap.sh").read_bytes()
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
-        for name in ("pkgsrc", "pkgsrc/bootstrap"):
-            info = tarfile.TarInfo(name)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
-        for name, data, mode in (("pkgsrc/bootstrap/bootstrap", script, 0o755),
-                                 ("pkgsrc/bootstrap/prebuilt-tools.tar.gz", prebuilt, 0o644),
-                                 ("pkgsrc/bootstrap/prebuilt-tools.layout", layout_line.encode(), 0o644)):
-            info = tarfile.TarInfo(name)
-            info.size, info.mode = len(data), mode
-            tar.addfile(info, io.BytesIO(data))
-    return raw.getvalue()
-
-
-def publish(www_dir: os.PathLike, base_url: str, signer: Signer, workdir: os.PathLike) -> Artifacts:
-    """Build every artifact under www_dir (served at base_url); workdir holds intermediate files."""
+def publish(www_dir: os.PathLike, base_url: str, signer: Signer) -> Artifacts:
+    """Build every artifact under www_dir (served at base_url)."""
     www = Path(www_dir)
     base_url = base_url if base_url.endswith("/") else base_url + "/"
     main = prepare_www(www, base_url, signer)
@@ -102,10 +81,6 @@ def publish(www_dir: os.PathLike, base_url: str, signer: Signer, workdir: os.Pat
     grid = source_layout(GRID_PREFIX)
     build_demo_repo(www / "grid", GRID_PREFIX, layout=grid, bootstrap=False)
     grid_repo = base_url + "grid/All"
-    tools = build_kit(Path(workdir) / "grid-tools", grid, [grid_repo])
-    tarball = _source_tarball(tools.path.read_bytes(), "%s %s %s %s\n" % (grid.prefix, grid.pkg_dbdir,
-                                                                          grid.sysconfdir, grid.varbase))
-    (www / "grid" / "pkgsrc-demo.tar.gz").write_bytes(tarball)
-    grid_source = {"url": base_url + "grid/pkgsrc-demo.tar.gz",
-                   "checksum": "sha256:" + hashlib.sha256(tarball).hexdigest()}
+    checksum = build_source_tree(www / "grid" / "pkgsrc-demo.tar.gz", grid, [grid_repo])
+    grid_source = {"url": base_url + "grid/pkgsrc-demo.tar.gz", "checksum": checksum}
     return Artifacts(base_url, main, canary_kit, canary_repo, grid_source, grid_repo)

@@ -129,7 +129,7 @@ class Demo:
         self.clock.say("fleet up in %.1f s: %s (systemd as PID 1, one network namespace each)"
                        % (self.tb.timings.get("up_s", 0.0), hosts))
         self.signer = make_signer(self.workdir / "gpg")
-        self.artifacts = publish(self.tb.www_dir, self.tb.http_url, self.signer, self.workdir)
+        self.artifacts = publish(self.tb.www_dir, self.tb.http_url, self.signer)
         self.clock.say("serving at %s:\n%s" % (self.tb.http_url, "\n".join(
             "  %-22s %s" % (k, v) for k, v in self.artifacts.describe().items())))
         for node in self.fleet:

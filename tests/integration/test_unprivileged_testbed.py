@@ -10,7 +10,7 @@ from tests.fixtures.demo import build_demo_repo
 from tests.fixtures.layouts import source_layout
 from tests.integration.adapters import play, task_results
 from tests.integration.test_deploy_testbed import tree
-from tests.molecule_support import build_source_tree
+from tests.fixtures.source_tree import build_source_tree
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
 
