@@ -28,6 +28,7 @@ STATE_WORDS = {
 SPEC_OPTIONS = ("command", "description", "user", "group", "working_dir", "env", "stop_command",
                 "reload_command", "network", "filesystems", "depends_on", "restart", "start_timeout",
                 "stop_timeout", "forks", "pid_file", "log_file", "smf_fmri", "launchd_label")
+NAMING_OPTIONS = ("smf_fmri", "launchd_label")  # the spec options that change a service's identity
 
 INIT_SYSTEMS = ("auto", "smf", "systemd", "launchd", "rcd")
 
@@ -84,7 +85,10 @@ def manage_service(options: Mapping[str, Any], runner: Runner, check: bool = Fal
             spec = ServiceSpec(name=name, scope=scope, **fields)
             request = manager.request(spec, present=present, enabled=enabled, state=state)
         else:
-            request = manager.request(ServiceSpec(name=name, command=("/bin/true",), scope=scope),
+            # Removal needs only the service's identity (name, and any FMRI or Label given):
+            # the placeholder command is never written anywhere.
+            naming = {k: options[k] for k in NAMING_OPTIONS if options.get(k) is not None}
+            request = manager.request(ServiceSpec(name=name, command=("/bin/true",), scope=scope, **naming),
                                       present=False)
     elif source == "package":
         prefix = options.get("prefix")
