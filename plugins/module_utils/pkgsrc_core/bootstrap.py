@@ -83,7 +83,7 @@ class BootstrapRequest:
     extra_paths: Tuple[str, ...] = ()
     timeout: float = 60.0
     gpg: str = "gpgv"
-    lock_timeout: float = 3600.0  # how long to wait for another bootstrap of the same prefix
+    lock_timeout: float = 3600.0  # waiting for another bootstrap of the prefix, or its pkgdb lock (upgrade)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "BootstrapRequest":

@@ -20,6 +20,7 @@ from .errors import BootstrapFailed, CommandError, PkgsrcError
 from .fsutil import atomic_write, is_within, read_text, remove_tree
 from .gpg import verify_detached
 from .layout import Layout, layout_differences, layout_from_kit_config
+from .lock import PkgdbLock
 from .marker import render_marker, updated_marker
 from .pkgconf import render_pkg_install_conf, render_repositories
 from .runner import Runner
@@ -330,14 +331,17 @@ def _upgrade(ctx: _Context, action: Action) -> None:
         ctx.done.append("ran %s" % " ".join(argv))
         ctx.log("ran %s" % " ".join(argv))
 
-    run(steps[0])
-    run(steps[1])
-    pkgin_before = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
-    run(steps[2])
-    pkgin_after = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
-    if pkgin_after != pkgin_before:
-        ctx.messages.append("pkgin upgraded itself (%s -> %s): ran pkgin upgrade again" % (pkgin_before, pkgin_after))
+    # The same lock as every package change (converge), so no package run interleaves.
+    with PkgdbLock(ctx.host(pkgdb), timeout=ctx.plan.request.lock_timeout):
+        run(steps[0])
+        run(steps[1])
+        pkgin_before = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
         run(steps[2])
+        pkgin_after = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
+        if pkgin_after != pkgin_before:
+            ctx.messages.append("pkgin upgraded itself (%s -> %s): ran pkgin upgrade again"
+                                % (pkgin_before, pkgin_after))
+            run(steps[2])
     after = _pkgdb_names(ctx, pkgdb)
     if after != before:
         ctx.changed = True

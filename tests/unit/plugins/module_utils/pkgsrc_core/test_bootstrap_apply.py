@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core import bootstrap as bs
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import CommandError, PkgsrcError
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import (CommandError, LockError,
+                                                                                  PkgsrcError)
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.lock import PkgdbLock
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result, Runner, SubprocessRunner
 
 
@@ -152,6 +154,20 @@ def test_upgrade_with_nothing_to_do(tmp_path):
                           runner=runner, probe=linux_probe(tmp_path))
     assert result.changed is False and len(runner.calls) == 3
     assert "everything was up to date" in result.messages
+
+
+def test_upgrade_waits_for_the_package_database_lock(tmp_path):
+    prefix = tmp_path / "pkg"
+    _install(prefix, ["pkg_install-20240101", "pkgin-26.5.0"])
+    runner = FakeRunner(prefix / "pkgdb")
+    req = bs.BootstrapRequest(state="upgraded", prefix=str(prefix), unprivileged=True, lock_timeout=0.3)
+    with PkgdbLock(str(prefix / "pkgdb")):  # a package run in progress
+        with pytest.raises(LockError) as err:
+            bs.bootstrap(req, runner=runner, probe=linux_probe(tmp_path))
+    assert "package database lock" in str(err.value) and "pid %d" % os.getpid() in str(err.value)
+    assert runner.calls == []
+    assert bs.bootstrap(req, runner=runner, probe=linux_probe(tmp_path)).changed is False
+    assert len(runner.calls) == 3
 
 
 def test_repository_change_runs_pkgin_update_by_absolute_path(tmp_path):
