@@ -50,6 +50,6 @@ def test_bootstrap_lock_names(root, prefix, readable):
 
 
 def test_bootstrap_locks_differ_per_place():
-    names = {lock.bootstrap_lock_path("/c", r, p) for r, p in [("/", "/opt/pkg"), ("/", "/opt/pkg2"),
-                                                                ("/a", "/opt/pkg"), ("/", "/opt-pkg")]}
+    places = [("/", "/opt/pkg"), ("/", "/opt/pkg2"), ("/a", "/opt/pkg"), ("/", "/opt-pkg")]
+    names = {lock.bootstrap_lock_path("/c", root, prefix) for root, prefix in places}
     assert len(names) == 4
