@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core import bootstrap as bs
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import (CommandError, LockError,
-                                                                                  PkgsrcError)
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import (
+    CommandError, LockError, PkgsrcError)
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.lock import PkgdbLock
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result, Runner, SubprocessRunner
 
