@@ -10,79 +10,11 @@ from __future__ import annotations
 import os
 import plistlib
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
-
 from pkgsrc_core.services import launchd, smf
-from pkgsrc_core.services.spec import ServiceSpec
-from tests.sim import _smf, launchctl
-from tests.sim.launcher import copy_support, make_launcher, read_log
-
-FMRI = "svc:/pkgsrc/demo:default"
-TOOLS = ("svccfg", "svcadm", "svcs", "launchctl")
-
-
-class Tools:
-    """Launchers for the four stand-ins in one tmp directory, and a way to run them."""
-
-    def __init__(self, root: Path, dtd: Path, **extra: str) -> None:
-        self.root = root
-        support = copy_support(root / "support")
-        self.bin = root / "bin"
-        self.bin.mkdir()
-        self.log = root / "calls.jsonl"
-        self.config = {"SMF_STATE": str(root / "smf"), "SMF_DTD": str(dtd), "LAUNCHD_STATE": str(root / "launchd"),
-                       "SMF_CHILD_GRACE": "0.3", "LAUNCHD_GRACE": "0.3"}
-        self.config.update(extra)
-        for tool in TOOLS:
-            path = self.bin / tool
-            path.write_text(make_launcher(tool, tool, [str(support)], self.config, str(self.log), sys.executable))
-            path.chmod(0o755)
-
-    def path(self, tool: str) -> str:
-        return str(self.bin / tool)
-
-    def run(self, tool: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([self.path(tool)] + list(args), capture_output=True, text=True, timeout=60,
-                              check=False)
-
-    def state(self, fmri: str = FMRI) -> str:
-        out = self.run("svcs", "-H", "-o", "state,nstate,fmri", fmri)
-        assert out.returncode == 0, out.stderr
-        return " ".join(out.stdout.split())
-
-    def write(self, name: str, text: str) -> str:
-        path = self.root / name
-        path.write_text(text)
-        return str(path)
-
-    def cleanup(self) -> None:
-        _smf.kill_all(self.config["SMF_STATE"])
-        launchctl.kill_all(self.config["LAUNCHD_STATE"])
-
-
-@pytest.fixture
-def dtd(samples_dir):
-    path = samples_dir.parent / "smf" / "service_bundle.dtd.1"
-    assert path.is_file()
-    return path
-
-
-@pytest.fixture
-def tools(tmp_path, dtd):
-    made = Tools(tmp_path, dtd)
-    yield made
-    made.cleanup()
-
-
-def spec(**kw):
-    data = {"name": "demo", "command": ["/bin/sleep", "30"], "description": "Demo daemon"}
-    data.update(kw)
-    return ServiceSpec(**data)
+from tests.sim.launcher import read_log
+from tests.sim.svc_support import FMRI, Tools, alive, spec, wait_for
 
 
 def manifest(tools, **kw):
@@ -93,24 +25,6 @@ def pid_of(tools, fmri=FMRI):
     out = tools.run("svcs", "-l", fmri).stdout
     match = re.search(r"^process\s+(\d+)$", out, re.M)
     return int(match.group(1)) if match else None
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            data = handle.read()
-    except OSError:
-        return False
-    return data[data.rfind(")") + 2:].split()[0] != "Z"
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # ---------------------------------------------------------------- svccfg

@@ -19,19 +19,14 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from pkgsrc_core.errors import ServiceError
-from pkgsrc_core.runner import SubprocessRunner
-from pkgsrc_core.services import LaunchdManager, ServiceSpec, SmfManager, ensure, rcd, smf, systemd
-from tests.sim import _smf, launchctl
-from tests.sim.launcher import copy_support, make_launcher, read_log
+from pkgsrc_core.services import ensure, rcd, smf, systemd
+from tests.sim.svc_support import FMRI, Tools, alive, spec, wait_for
 
-FMRI = "svc:/pkgsrc/demo:default"
 HOSTILE = [
     "single ' quote", 'double " quote', "<tag a=\"b\"> & &amp;", "$(touch {marker})", "`touch {marker}`",
     "${{HOME}} $HOME $$", "100% %n %f %%", "back\\slash end\\", "semi ; && | > {marker}", "unicode \u00e9",
@@ -41,78 +36,6 @@ HOSTILE = [
 
 def needs(tool):
     return pytest.mark.skipif(shutil.which(tool) is None, reason="%s is not installed" % tool)
-
-
-class Tools:
-    """Stand-in launchers (svccfg, svcadm, svcs, launchctl) in one directory."""
-
-    def __init__(self, root: Path, dtd: Path, **extra: str) -> None:
-        self.root = root
-        support = copy_support(root / "support")
-        self.bin = root / "bin"
-        self.bin.mkdir()
-        self.log = root / "calls.jsonl"
-        self.config = {"SMF_STATE": str(root / "smf"), "SMF_DTD": str(dtd), "LAUNCHD_STATE": str(root / "launchd"),
-                       "SMF_CHILD_GRACE": "0.3", "LAUNCHD_GRACE": "0.3"}
-        self.config.update(extra)
-        for tool in ("svccfg", "svcadm", "svcs", "launchctl"):
-            path = self.bin / tool
-            path.write_text(make_launcher(tool, tool, [str(support)], self.config, str(self.log), sys.executable))
-            path.chmod(0o755)
-
-    def smf(self, **kw) -> SmfManager:
-        return SmfManager(SubprocessRunner(timeout=60), svccfg=str(self.bin / "svccfg"),
-                          svcadm=str(self.bin / "svcadm"), svcs=str(self.bin / "svcs"),
-                          manifest_dir=str(self.root / "manifests"), poll_interval=0.05, wait_timeout=20, **kw)
-
-    def launchd(self) -> LaunchdManager:
-        return LaunchdManager(SubprocessRunner(timeout=60), launchctl=str(self.bin / "launchctl"),
-                              plist_dir=str(self.root / "LaunchDaemons"))
-
-    def calls(self):
-        return [[c["tool"]] + c["argv"] for c in read_log(self.log)]
-
-    def cleanup(self) -> None:
-        _smf.kill_all(self.config["SMF_STATE"])
-        launchctl.kill_all(self.config["LAUNCHD_STATE"])
-
-
-@pytest.fixture
-def dtd(samples_dir):
-    path = samples_dir.parent / "smf" / "service_bundle.dtd.1"
-    assert path.is_file()
-    return path
-
-
-@pytest.fixture
-def tools(tmp_path, dtd):
-    made = Tools(tmp_path, dtd)
-    yield made
-    made.cleanup()
-
-
-def spec(**kw):
-    data = {"name": "demo", "command": ["/bin/sleep", "30"], "description": "Demo daemon"}
-    data.update(kw)
-    return ServiceSpec(**data)
-
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            data = handle.read()
-    except OSError:
-        return False
-    return data[data.rfind(")") + 2:].split()[0] != "Z"
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def recorder(root: Path) -> str:
