@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import (Any, BinaryIO, Callable, Dict, Generator, Iterable, Iterator, List, Optional, Sequence, Tuple,
                     TypeVar)
 
+from .download import hash_file
 from .errors import PkgsrcError, UnsafeArchiveError
 from .fsutil import is_within
 
@@ -310,8 +311,8 @@ class _Bytes:
         return self.pos
 
 
-_CORRUPT = (EOFError, OSError, zlib.error, tarfile.TarError, ValueError) + (
-    (lzma.LZMAError,) if lzma is not None else ())
+# What tarfile and _Bytes can raise over a bad stream (decompression errors arrive as _ReadFailed).
+_CORRUPT = (EOFError, OSError, tarfile.TarError, ValueError)
 
 
 def _refuse(path: str, problems: Sequence[str], what: str = "unsafe") -> UnsafeArchiveError:
@@ -560,7 +561,7 @@ def extract_archive(listing: Listing, dest: str, owner: Optional[Tuple[int, int]
             finally:
                 blocks.close()
         except _ReadFailed as err:
-            if _file_sha256(listing.path) != listing.sha256:
+            if hash_file(listing.path).sha256.hexdigest() != listing.sha256:
                 raise _changed(listing) from None
             raise UnsafeArchiveError("archive %s could not be read while extracting: %s" % (listing.path, err),
                                      "run again; if it persists, download the kit again") from None
@@ -587,14 +588,6 @@ def extract_archive(listing: Listing, dest: str, owner: Optional[Tuple[int, int]
 def _changed(listing: Listing) -> UnsafeArchiveError:
     return UnsafeArchiveError("archive %s changed after it was checked" % listing.path,
                               "run again; nothing was placed")
-
-
-def _file_sha256(path: str) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def _write_file(target: str, data: Iterable[memoryview], member: Member, owner: Optional[Tuple[int, int]]) -> None:
