@@ -240,6 +240,13 @@ def install(name=None, refresh=False, pkgs=None, version=None, prefix=None, **kw
     """
     Install packages: names, exact versions or pkg_install patterns, in one batched command.
 
+    This is the package manager's "install", as Salt's pkg states expect it (and as
+    ``pkgin install``, apt and dnf do): a bare name of an installed package with a newer
+    version available is upgraded to the best version (``pkg.latest`` relies on it). An exact
+    version (``version=1.0``, ``hello-1.0``) or a pattern (``hello>=1.0``) keeps its meaning and
+    is satisfied by what is installed. The ``pkgsrc.installed`` state and the Ansible module
+    ``pkgsrc.deploy.package`` mean "present": an installed name is left as it is.
+
     CLI Example:
 
     .. code-block:: bash
@@ -253,7 +260,7 @@ def install(name=None, refresh=False, pkgs=None, version=None, prefix=None, **kw
     targets = _targets(name, pkgs, version)
     if not targets:
         return {}
-    return _converge(targets, "present", prefix, update_cache=bool(refresh)).version_changes()
+    return _converge(targets, "present", prefix, update_cache=bool(refresh), install_upgrades=True).version_changes()
 
 
 def upgrade(name=None, pkgs=None, refresh=True, prefix=None, **kwargs):  # pylint: disable=unused-argument

@@ -116,7 +116,7 @@ def test_ansible_repository_module(site, tmp_path):
         assert sorted(first["files"]) == sorted(diffs)
         assert url + "/All" in conf.read_text()
         assert [c["argv"][-1] for c in first["commands"]] == ["update"]
-        assert [e["argv"] for e in read_log(site.log, ["pkgin"])[calls:]] == [["-y", "update"]]
+        assert [e["argv"] for e in read_log(site.log, ["pkgin"])[calls:]] == [["-f", "-y", "update"]]
 
         second = task_results(play(tmp_path, [task]))[0]
         assert not second["changed"] and second["files"] == [] and not second.get("failed"), second

@@ -357,12 +357,14 @@ class Testbed:
         return inventory.ssh_argv(self.workdir, self.ctl_netns, host.ip, argv, user=user)
 
     def salt_call(self, host: Host, args: Sequence[str], file_roots: Sequence[str] | None = None,
-                  check: bool = True, timeout: float | None = 300) -> subprocess.CompletedProcess[Any]:
+                  check: bool = True, timeout: float | None = 300,
+                  minion: dict[str, Any] | None = None) -> subprocess.CompletedProcess[Any]:
         """Run masterless ``salt-call --local ARGS --out=json`` inside ``host`` with the controller's Salt.
 
         Needs ``bind_controller_python`` (the default): the repository's .venv and its Python are
         mounted read-only in every host at the same paths. The minion config lives in the host's
         share folder; Salt's cache and pki go to /var/tmp inside the host (gone at teardown).
+        ``minion`` adds options to the minion configuration (e.g. ``providers``).
         """
         if not self.bind_controller_python:
             raise RuntimeError("salt_call needs Testbed(bind_controller_python=True); use salt-ssh otherwise")
@@ -374,6 +376,7 @@ class Testbed:
             "pki_dir": "/var/tmp/pdtb-salt/pki", "cachedir": "/var/tmp/pdtb-salt/cache",
             "log_file": "/var/tmp/pdtb-salt/minion.log", "file_roots": {"base": roots},
             "pillar_roots": {"base": [f"{Host.SHARE_MOUNT}/salt/pillar"]}, "fileserver_list_cache_time": 0,
+            **(minion or {}),
         }), encoding="utf-8")
         (conf_dir / "pillar").mkdir(exist_ok=True)
         salt_call = str(Path(sys.prefix) / "bin" / "salt-call")

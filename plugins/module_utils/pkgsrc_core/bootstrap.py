@@ -446,7 +446,9 @@ def plan_bootstrap(request: BootstrapRequest, host: HostFacts, fs: FsProbe) -> B
 
 
 def _pkgin_update_action(layout: Layout) -> Action:
-    argv = [posixpath.join(layout.prefix, "bin", "pkgin"), "-y", "update"]
+    # Forced: it runs after the repository list changed, and pkgin 26.4 loads a repository added
+    # beside the existing ones only on a forced update (samples/pkgin-added-repository.md).
+    argv = [posixpath.join(layout.prefix, "bin", "pkgin"), "-f", "-y", "update"]
     return Action("pkgin_update", "run %s" % " ".join(argv), {"argv": argv})
 
 

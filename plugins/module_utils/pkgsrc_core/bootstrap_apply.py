@@ -23,6 +23,7 @@ from .layout import Layout, layout_differences, layout_from_kit_config
 from .lock import PkgdbLock
 from .marker import render_marker, updated_marker
 from .pkgconf import render_pkg_install_conf, render_repositories
+from .pkgtools import record_pkgin_loaded
 from .runner import Runner
 from .shellenv import ShellFile, render_block
 from .source_bootstrap import canonical_problems, clean_environment, env_argv, find_tree
@@ -307,6 +308,7 @@ def _pkgin_update(ctx: _Context, action: Action) -> None:
         raise CommandError(argv, result.rc, result.stdout, result.stderr,
                            "check the repositories in %s/pkgin/repositories.conf and the network"
                            % ctx.layout.sysconfdir)
+    record_pkgin_loaded(ctx.layout)
     ctx.did("ran %s" % " ".join(argv))
 
 

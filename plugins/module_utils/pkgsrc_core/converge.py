@@ -8,14 +8,15 @@ import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .catalogue import load_catalogue, repository_urls
-from .errors import PkgsrcError
+from .errors import CommandError, PkgsrcError
 from .lock import PkgdbLock
 from .packages import (CatalogueNeeded, Change, Installed, PackagePlan, PackageRequest, PackageResult,
                        plan_packages, validate_names)
 from .pkgdb import read_pkgdb
 from .layout import Layout
 from .prefixes import select_prefix
-from .pkgtools import Command, pkg_add_commands, pkgin_commands, run_commands, summary_cache_dir, tool_path
+from .pkgtools import (Command, configured_repositories, is_update, not_available, pkg_add_commands, pkgin_commands,
+                       pkgin_update_command, record_pkgin_loaded, run_commands, summary_cache_dir, tool_path)
 from .runner import Runner
 from .versions import compile_pattern
 
@@ -42,11 +43,12 @@ def _plan(request: PackageRequest, installed: Dict[str, Installed], layout: Layo
     def plan(available: Optional[Sequence[str]]) -> PackagePlan:
         return plan_packages(request.names, request.state, installed, available,
                              remove_dependants=request.remove_dependants,
-                             upgrade_all=request.upgrade, autoremove=request.autoremove)
+                             upgrade_all=request.upgrade, autoremove=request.autoremove,
+                             install_upgrades=request.install_upgrades)
 
-    refresh = request.update_cache or request.state == "latest" or request.upgrade
+    refresh = request.update_cache or request.state == "latest" or request.upgrade or request.install_upgrades
     try:
-        if request.state != "latest" and not request.upgrade:
+        if request.state != "latest" and not request.upgrade and not request.install_upgrades:
             return plan(None)
     except CatalogueNeeded:
         pass
@@ -122,12 +124,52 @@ def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
         before = sorted(p.pkgname for p in installed.values())
         plan = _plan(request, installed, layout, cache_dir)
         commands = _commands(plan, request, layout, use_pkgin)
-        done = run_commands(commands, runner)
+        notes: List[str] = []
+        done = _run(commands, runner, layout, notes)
         after_installed = _verify(request, layout, plan) if commands else installed
     after = sorted(p.pkgname for p in after_installed.values())
     changed = plan.changed or before != after or any(c.purpose.startswith("clean") for c in commands)
-    return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines()),
+    return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines() + notes),
                          tuple(before), tuple(after))
+
+
+def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: List[str]) -> List[Dict[str, object]]:
+    """Run the batches. When pkgin says a planned package "is not available in the repository"
+    (its database lags behind the summaries: samples/pkgin-added-repository.md), reload the
+    database once with `pkgin -f update` and run that batch again."""
+    done: List[Dict[str, object]] = []
+    reloaded = False
+    for cmd in commands:
+        try:
+            done.extend(run_commands([cmd], runner))
+        except CommandError as exc:
+            missing = not_available(exc) if cmd.purpose in ("install", "upgrade all") else []
+            if not missing or reloaded:
+                raise
+            reloaded = True
+            done.extend(run_commands([pkgin_update_command(layout, force=True)], runner))
+            record_pkgin_loaded(layout)
+            notes.append("pkgin's database did not list %s although the repositories' summaries offer %s: "
+                         "reloaded it with pkgin -f update and ran the batch again"
+                         % (", ".join(missing), "it" if len(missing) == 1 else "them"))
+            try:
+                done.extend(run_commands([cmd], runner))
+            except CommandError as again:
+                still = not_available(again)
+                if not still:
+                    raise
+                offering = ", ".join(configured_repositories(layout))
+                raise PkgsrcError(
+                    "pkgin refuses %s (\"not available in the repository\") even after reloading its database "
+                    "with pkgin -f update, while the summaries of %s offer %s"
+                    % (", ".join(still), offering, "it" if len(still) == 1 else "them"),
+                    "pkgin's database and the repositories' summaries disagree: check that pkgin can fetch "
+                    "every repository in %s/pkgin/repositories.conf (pkgin -f update shows it), then run "
+                    "again" % layout.sysconfdir) from None
+        else:
+            if is_update(cmd):
+                record_pkgin_loaded(layout)
+    return done
 
 
 def manage_packages(request: PackageRequest, prefix: Optional[str], pkg_dbdir: Optional[str], runner: Runner,

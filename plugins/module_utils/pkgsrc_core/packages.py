@@ -248,8 +248,12 @@ def _upgrades(installed: Mapping[str, Installed], available: Sequence[str]) -> T
 
 def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Installed],
                   available: Optional[Sequence[str]] = None, *, remove_dependants: bool = False,
-                  upgrade_all: bool = False, autoremove: bool = False) -> PackagePlan:
+                  upgrade_all: bool = False, autoremove: bool = False,
+                  install_upgrades: bool = False) -> PackagePlan:
     """Decide what to do. `installed` maps package name -> Installed.
+
+    With `install_upgrades` (state present only), a bare name of an installed package is
+    planned as `latest`, as `pkgin install NAME` does; Salt's pkg.latest relies on that.
 
     `available` (the repositories' PKGNAMEs) may be None; when the plan cannot be decided
     without it, CatalogueNeeded is raised and the caller loads it and plans again. A name or
@@ -264,7 +268,10 @@ def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Inst
         if state == "absent":
             _plan_absent(req, installed, changes)
         else:
-            _plan_present(req, state == "latest", installed, available, changes, satisfied)
+            # pkgin's (and apt's, dnf's) meaning of "install NAME": an installed NAME is brought
+            # to the best version available. A PKGNAME or a pattern keeps its exact meaning.
+            latest = state == "latest" or (install_upgrades and req in installed)
+            _plan_present(req, latest, installed, available, changes, satisfied)
     changes.extend(_check_dependants(changes, installed, remove_dependants))
     changes = _dedupe(changes)
     upgrades: Tuple[Change, ...] = ()
@@ -302,6 +309,9 @@ class PackageRequest:
     clean: bool = False
     remove_dependants: bool = False
     lock_timeout: float = 600.0
+    # present: an installed bare name is upgraded to the best version (pkgin's and Salt's
+    # pkg.install meaning). Off for the Ansible module and Salt's pkgsrc.installed state.
+    install_upgrades: bool = False
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,19 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+from .catalogue import repository_urls
 from .errors import CommandError
+from .fsutil import atomic_write, read_text
 from .layout import Layout
 from .packages import PackagePlan
 from .runner import Runner
 from .versions import split_pkgname
 
 _PKGIN_ERRORS = re.compile(r"pkg_install warnings: \d+, errors: (\d+)")
+_NOT_AVAILABLE = re.compile(r"^(\S+) is not available in the repository$", re.MULTILINE)
+UPDATE_PURPOSE = "update the repository database"
 
 
 def tool_path(layout: Layout, name: str) -> str:
@@ -28,6 +32,50 @@ def tool_path(layout: Layout, name: str) -> str:
 def summary_cache_dir(layout: Layout) -> str:
     """Where pkgsrc.deploy keeps its copies of the repositories' summaries for a prefix."""
     return layout.host(os.path.join(layout.varbase, "db", "pkgsrc-deploy", "summaries"))
+
+
+def _loaded_record(layout: Layout) -> str:
+    return layout.host(os.path.join(layout.varbase, "db", "pkgsrc-deploy", "pkgin-repositories"))
+
+
+def configured_repositories(layout: Layout) -> List[str]:
+    """The repository URLs the prefix's configuration lists now."""
+    return repository_urls(layout.host(layout.sysconfdir))
+
+
+def pkgin_loaded(layout: Layout) -> Optional[List[str]]:
+    """The repository list pkgin's database was last loaded from by us (None: not known)."""
+    text = read_text(_loaded_record(layout))
+    return None if text is None else [line for line in text.splitlines() if line]
+
+
+def pkgin_update_command(layout: Layout, force: bool = False) -> "Command":
+    """`pkgin -y update`, or `pkgin -f -y update` when the repository list changed.
+
+    pkgin 26.4 loads a repository added beside the existing ones only on a forced update (a
+    plain one downloads its summary but loads none of its packages, then calls it up to date:
+    samples/pkgin-added-repository.md). So the update is forced whenever the list differs from
+    the one pkgin's database was last loaded from (recorded by `record_pkgin_loaded`), or is not
+    known; otherwise the cheap update.
+    """
+    force = force or pkgin_loaded(layout) != configured_repositories(layout)
+    argv = (tool_path(layout, "pkgin"),) + (("-f",) if force else ()) + ("-y", "update")
+    return Command(argv, UPDATE_PURPOSE + (" (forced: the repository list changed)" if force else ""))
+
+
+def record_pkgin_loaded(layout: Layout) -> None:
+    """After a successful `pkgin update`, remember which repositories pkgin's database holds."""
+    urls = configured_repositories(layout)
+    atomic_write(_loaded_record(layout), "".join(u + "\n" for u in urls), mode=0o644)
+
+
+def is_update(command: Command) -> bool:
+    return command.purpose.startswith(UPDATE_PURPOSE)
+
+
+def not_available(error: CommandError) -> List[str]:
+    """The names pkgin said "is not available in the repository" about."""
+    return _NOT_AVAILABLE.findall((error.stderr or "") + "\n" + (error.stdout or ""))
 
 
 @dataclass(frozen=True)
@@ -52,7 +100,7 @@ def pkgin_commands(plan: PackagePlan, layout: Layout, update_cache: bool = False
     pkgin = tool_path(layout, "pkgin")
     cmds: List[Command] = []
     if update_cache:
-        cmds.append(Command((pkgin, "-y", "update"), "update the repository database"))
+        cmds.append(pkgin_update_command(layout))
     removes = _names([c.pkgname for c in plan.of("remove")])
     if removes:
         cmds.append(Command((pkgin, "-y", "remove") + tuple(removes), "remove"))
@@ -63,7 +111,10 @@ def pkgin_commands(plan: PackagePlan, layout: Layout, update_cache: bool = False
     if keeps:
         cmds.append(Command((pkgin, "-y", "keep") + tuple(_names(keeps)), "mark as user-installed"))
     if plan.upgrade_all:
-        cmds.append(Command((pkgin, "-y", "upgrade"), "upgrade all"))
+        # The planned PKGNAMEs, not `pkgin upgrade`: that one also downgrades a package newer than
+        # anything the repositories offer (samples/transcripts-2: hello-1.2 became hello-1.1).
+        # An upgraded dependency stays automatic (checked against the real pkgin, tests/realtools).
+        cmds.append(Command((pkgin, "-y", "install") + tuple(c.pkgname for c in plan.upgrade_all), "upgrade all"))
     if plan.autoremove:
         cmds.append(Command((pkgin, "-y", "autoremove"), "autoremove orphans"))
     if clean:
@@ -102,5 +153,5 @@ def run_commands(commands: Sequence[Command], runner: Runner) -> List[Dict[str, 
             raise CommandError(cmd.argv, result.rc, result.stdout, result.stderr,
                                "nothing after this step was run; see the tool's message above")
         done.append({"argv": list(cmd.argv), "rc": result.rc, "stdout": result.stdout,
-                     "stderr": result.stderr})
+                     "stderr": result.stderr, "purpose": cmd.purpose})
     return done

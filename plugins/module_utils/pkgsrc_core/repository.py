@@ -12,7 +12,7 @@ from .errors import PkgsrcError
 from .fsutil import atomic_write, read_text
 from .layout import Layout
 from .pkgconf import VERIFIED_VALUES, check_repository, pkg_path_for, render_pkg_install_conf, render_repositories
-from .pkgtools import Command, run_commands, tool_path
+from .pkgtools import Command, pkgin_update_command, record_pkgin_loaded, run_commands, tool_path
 from .runner import Runner
 from .versions import compile_pattern
 
@@ -108,10 +108,13 @@ def manage_repository(request: RepositoryRequest, layout: Layout, runner: Runner
     pkgin = tool_path(layout, "pkgin")
     repos_changed = any(c.path.endswith("repositories.conf") for c in changes)
     if repos_changed and request.update_cache and os.access(pkgin, os.X_OK):
-        commands.append(Command((pkgin, "-y", "update"), "update the repository database"))
+        # Forced: pkgin loads a repository added beside the others only then.
+        commands.append(pkgin_update_command(layout, force=True))
     if not check_mode:
         for change in changes:
             atomic_write(change.path, change.after, mode=0o644)
         run_commands(commands, runner)
+        if commands:
+            record_pkgin_loaded(layout)
     return {"changed": bool(changes), "files": [c.path for c in changes], "diff": diff,
             "commands": [c.as_dict() for c in commands]}

@@ -177,7 +177,7 @@ def test_repository_change_runs_pkgin_update_by_absolute_path(tmp_path):
     req = bs.BootstrapRequest(prefix=str(prefix), unprivileged=True, repositories=("https://r.example/All",),
                               manage_path=False)
     result = bs.bootstrap(req, runner=runner, probe=linux_probe(tmp_path))
-    assert runner.calls == [[str(prefix / "bin/pkgin"), "-y", "update"]]
+    assert runner.calls == [[str(prefix / "bin/pkgin"), "-f", "-y", "update"]]
     assert result.changed
     runner.calls.clear()
     assert bs.bootstrap(req, runner=runner, probe=linux_probe(tmp_path)).changed is False

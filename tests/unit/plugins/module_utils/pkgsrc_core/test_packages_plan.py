@@ -120,3 +120,38 @@ def test_unknown_state():
     with pytest.raises(PkgsrcError) as err:
         plan_packages(["hello"], "installed", installed(), AVAILABLE)
     assert "present" in str(err.value)
+
+
+# install_upgrades: pkgin's (and Salt's pkg.install) meaning of "install NAME".
+INSTALL_UPGRADES = [
+    (["hello"], ["hello-1.0"], [("upgrade", "hello-1.1", "hello-1.0")]),  # a bare installed name: latest
+    (["hello"], ["hello-1.1"], []),
+    (["hello"], ["hello-1.2"], []),  # newer than anything offered: never a downgrade
+    (["hello"], [], [("install", "hello-1.1", None)]),
+    (["hello-1.0"], ["hello-1.0"], []),  # a PKGNAME keeps its meaning
+    (["hello>=1.0"], ["hello-1.0"], []),  # so does a pattern
+    (["hello<1.1"], ["hello-1.1"], [("downgrade", "hello-1.0", "hello-1.1")]),
+    (["gtk2+"], ["gtk2+-2.24.33"], [("upgrade", "gtk2+-2.24.33nb1", "gtk2+-2.24.33")]),
+]
+
+
+@pytest.mark.parametrize("names,have,expected", INSTALL_UPGRADES)
+def test_install_upgrades_bare_names(names, have, expected):
+    plan = plan_packages(names, "present", installed(*have), AVAILABLE, install_upgrades=True)
+    assert actions(plan) == expected
+    # Without it, "present" keeps what is installed.
+    if have and not any(a == "downgrade" for a, _p, _c in expected):
+        assert actions(plan_packages(names, "present", installed(*have), AVAILABLE)) == []
+
+
+def test_install_upgrades_needs_the_catalogue_for_an_installed_bare_name():
+    with pytest.raises(CatalogueNeeded):
+        plan_packages(["hello"], "present", installed("hello-1.0"), None, install_upgrades=True)
+
+
+def test_upgrade_all_never_downgrades():
+    have = installed("hello-1.2", "libfoo-2.0nb1*:foo-tool-3.2", "foo-tool-3.2", "php-8.1.29*")
+    available = ["hello-1.1", "libfoo-2.0nb2", "foo-tool-3.2", "php-8.2.20"]
+    plan = plan_packages([], "present", have, available, upgrade_all=True)
+    assert [(c.current, c.pkgname) for c in plan.upgrade_all] == [("libfoo-2.0nb1", "libfoo-2.0nb2"),
+                                                                  ("php-8.1.29", "php-8.2.20")]

@@ -1,0 +1,150 @@
+"""The Linux /opt/pkg path against the real pkg_install 20170419 and pkgin 26.4.0, through the real
+ansible-playbook over ssh, on a testbed host whose writes vanish at teardown.
+
+One host, in order: bootstrap the real kit (checksum-verified), then the package module through
+its features, repository changes (the added-repository bug, issue 17), upgrade without downgrade,
+audit with the real pkg_admin, facts. Every step: check mode (the host's tree unchanged), applied
+(changed), applied again (not changed). What is installed is asked of the real pkg_info.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.adapters import play, task_results
+from tests.integration.test_deploy_testbed import tree
+from tests.realtools import PKG_DBDIR, PREFIX, SYSCONFDIR
+from tests.realtools.site import prepare
+
+pytestmark = [pytest.mark.slow]
+
+WATCHED = (PREFIX, "/etc/profile.d")
+
+
+@pytest.fixture(scope="module")
+def real_host(real_kit, testbed_session, tmp_path_factory):
+    tb = testbed_session(1, names=["realans"])
+    site = prepare(tb.www_dir, tb.http_url, real_kit)
+    return tb, tb.hosts[0], site, tmp_path_factory.mktemp("plays")
+
+
+def run(env, tasks, check=False, diff=False):
+    tb, host, _site, tmp = env
+    out = play(tmp, tasks, inventory=tb.files["inventory"]["ssh"], hosts=host.name, connection=None,
+               env={"ANSIBLE_CONFIG": tb.files["inventory"]["config"]}, check=check, diff=diff)
+    return task_results(out, host.name)
+
+
+def one(env, module, options, check=False, diff=False):
+    results = run(env, [{module: options}], check=check, diff=diff)
+    assert len(results) == 1
+    return results[0]
+
+
+def three_ways(env, module, options, expect_failure=False):
+    """Check mode writes nothing, then changed, then not changed; returns the changed run's result."""
+    _tb, host, _site, _tmp = env
+    before = tree(host, WATCHED)
+    planned = one(env, module, options, check=True)
+    assert not planned.get("failed"), planned
+    assert planned["changed"], planned
+    assert tree(host, WATCHED) == before, "check mode wrote on the host"
+    first = one(env, module, options)
+    assert first["changed"] and not first.get("failed"), first
+    second = one(env, module, options)
+    assert not second["changed"] and not second.get("failed"), second
+    return first
+
+
+def pkg_info(host):
+    """PKGNAMEs installed, as the real pkg_info lists them."""
+    out = host.run([PREFIX + "/sbin/pkg_info", "-K", PKG_DBDIR]).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
+
+
+def automatic(host, pkgname):
+    out = host.run([PREFIX + "/sbin/pkg_info", "-K", PKG_DBDIR, "-Q", "automatic", pkgname], check=False).stdout
+    return out.strip() == "yes"
+
+
+def pkg(options):
+    return dict(options, prefix=PREFIX)
+
+
+def test_real_tools_through_ansible(real_host):
+    env = real_host
+    _tb, host, site, _tmp = env
+
+    # Bootstrap the real kit, verified by its checksum.
+    boot = three_ways(env, "pkgsrc.deploy.bootstrap", site.bootstrap_options())
+    assert boot["layout"]["pkg_dbdir"] == PKG_DBDIR
+    assert any("-f -y update" in a for a in boot["actions"]), boot["actions"]
+    assert {"pkg_install-20170419", "pkgin-26.4.0"} <= pkg_info(host)
+    assert host.run([PREFIX + "/sbin/pkg_admin", "-K", PKG_DBDIR, "check"]).returncode == 0
+
+    # Names with a dependency chain, an exact version, a `+` name and a dewey range.
+    first = three_ways(env, "pkgsrc.deploy.package",
+                       pkg({"name": ["foo-tool", "hello-1.0", "gtk2+", "libsigc++>=2.10<3"]}))
+    assert [c["argv"][1:3] for c in first["commands"]] == [["-y", "install"]]
+    have = pkg_info(host)
+    assert {"foo-tool-3.2", "libfoo-2.0nb1", "hello-1.0", "gtk2+-2.24.33nb5", "libsigc++-2.10.8"} <= have
+    assert automatic(host, "libfoo-2.0nb1") and not automatic(host, "foo-tool-3.2")
+
+    # latest: hello 1.0 -> 1.1, then up to date.
+    latest = three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["hello"], "state": "latest"}))
+    assert "upgrade hello-1.0 -> hello-1.1" in latest["messages"]
+    assert "hello-1.1" in pkg_info(host) and "hello-1.0" not in pkg_info(host)
+
+    # A downgrade asked for by exact version.
+    down = three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["hello-1.0"]}))
+    assert "downgrade hello-1.1 -> hello-1.0" in down["messages"]
+    assert "hello-1.0" in pkg_info(host)
+
+    # Dependants are refused; unknown names fail before anything runs.
+    before = pkg_info(host)
+    refused = one(env, "pkgsrc.deploy.package", pkg({"name": ["libfoo"], "state": "absent"}))
+    assert refused.get("failed") and "foo-tool-3.2" in refused["msg"], refused
+    unknown = one(env, "pkgsrc.deploy.package", pkg({"name": ["hello", "no-such-package"]}))
+    assert unknown.get("failed") and "no-such-package" in unknown["msg"], unknown
+    assert pkg_info(host) == before
+
+    # Removing foo-tool leaves libfoo an orphan: autoremove takes it.
+    three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["foo-tool"], "state": "absent", "autoremove": True}))
+    assert not {"foo-tool-3.2", "libfoo-2.0nb1"} & pkg_info(host)
+
+    # Issue 17: a repository added beside the first, then a package only it has.
+    repos = {"repositories": [site.repo_url, site.extra_url], "prefix": PREFIX}
+    added = three_ways(env, "pkgsrc.deploy.repository", repos)
+    assert [c["argv"][1:] for c in added["commands"]] == [["-f", "-y", "update"]]
+    big = three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["big"]}))
+    assert "big-1.0" in pkg_info(host) and not any("reloaded" in m for m in big["messages"])
+    assert "big-1.0;" in host.run([PREFIX + "/bin/pkgin", "-p", "search", "big"]).stdout
+
+    # hello-1.2 from the second repository, then the second repository removed: hello-1.2 is newer
+    # than anything offered, and `upgrade: true` must not take it back (pkgin upgrade would).
+    three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["hello-1.2"]}))
+    three_ways(env, "pkgsrc.deploy.repository", {"repositories": [site.repo_url], "prefix": PREFIX})
+    upgraded = one(env, "pkgsrc.deploy.package", pkg({"upgrade": True, "update_cache": True}))
+    assert not upgraded.get("failed"), upgraded
+    assert not upgraded["plan"]["upgrade_all"], upgraded["plan"]
+    assert "hello-1.2" in pkg_info(host)
+
+
+def test_real_pkgin_database_lagging_is_reloaded_once(real_host):
+    """A repository added by hand with a plain `pkgin update` (the real pkgin then does not load it):
+    the package module reloads pkgin's database once (pkgin -f update) and says so."""
+    env = real_host
+    _tb, host, site, _tmp = env
+    if "pkgin-26.4.0" not in pkg_info(host):
+        three_ways(env, "pkgsrc.deploy.bootstrap", site.bootstrap_options())
+    conf = SYSCONFDIR + "/pkgin/repositories.conf"
+    host.run(["sh", "-c", "grep -v '^http' %s > %s.new && echo %s >> %s.new && mv %s.new %s"
+              % (conf, conf, site.repo_url, conf, conf, conf)])
+    host.run([PREFIX + "/bin/pkgin", "-f", "-y", "update"])
+    host.run([PREFIX + "/sbin/pkg_delete", "-K", PKG_DBDIR, "big"], check=False)
+    host.run(["sh", "-c", "echo %s >> %s" % (site.extra_url, conf)])
+    host.run([PREFIX + "/bin/pkgin", "-y", "update"])
+    # The real pkgin downloaded the new summary but did not load it (samples/pkgin-added-repository.md).
+    assert "big-1.0;" not in host.run([PREFIX + "/bin/pkgin", "-p", "search", "big"], check=False).stdout
+    result = three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["big"]}))
+    assert any("reloaded it with pkgin -f update" in m for m in result["messages"]), result["messages"]
+    assert "big-1.0" in pkg_info(host)
