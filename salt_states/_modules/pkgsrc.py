@@ -164,8 +164,9 @@ def version_cmp(pkg1, pkg2, ignore_epoch=False, **kwargs):  # pylint: disable=un
 
 def _available(prefix=None, refresh=False):
     layout = _layout(prefix)
-    return _call(load_catalogue, repository_urls(layout.host(layout.sysconfdir)), summary_cache_dir(layout),
-                 bool(refresh)).pkgnames
+    # Salt's pkg states ask for versions in test=True runs too: then nothing is cached.
+    cache_dir = None if __opts__.get("test") else summary_cache_dir(layout)
+    return _call(load_catalogue, repository_urls(layout.host(layout.sysconfdir)), cache_dir, bool(refresh)).pkgnames
 
 
 def latest_version(*names, **kwargs):

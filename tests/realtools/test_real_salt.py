@@ -1,0 +1,130 @@
+"""Salt against the real pkg_install 20170419 and pkgin 26.4.0: our pkgsrc.* functions, and Salt's
+own pkg states and functions through the provider (``providers: {pkg: pkgsrc}``), with the real
+salt-call on a testbed host. Every state: test=True (nothing written), applied (changed), applied
+again (not changed). What is installed is asked of the real pkg_info.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.test_deploy_testbed import tree
+from tests.realtools import PREFIX
+from tests.realtools.site import prepare
+from tests.realtools.test_real_ansible import pkg_info
+
+pytestmark = [pytest.mark.slow]
+
+PROVIDER = {"providers": {"pkg": "pkgsrc"}}
+
+
+@pytest.fixture(scope="module")
+def salt_host(real_kit, testbed_session):
+    tb = testbed_session(1, names=["realsalt"])
+    site = prepare(tb.www_dir, tb.http_url, real_kit)
+    host = tb.hosts[0]
+    synced = call(tb, host, "saltutil.sync_all")
+    assert "modules.pkgsrc" in synced["modules"], synced
+    return tb, host, site
+
+
+def call(tb, host, *args):
+    """salt-call --local ARGS with the provider configured; the function's return value."""
+    proc = tb.salt_call(host, list(args), minion=PROVIDER, check=False)
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError("salt-call %s: rc %d\n%s\n%s"
+                             % (args, proc.returncode, proc.stdout, proc.stderr)) from None
+    return out["local"]
+
+
+def arg(key, value):
+    return "%s=%s" % (key, json.dumps(value) if isinstance(value, (list, dict)) else value)
+
+
+def state(env, function, test=False, **kwargs):
+    tb, host, _site = env
+    ret = call(tb, host, "state.single", function, *[arg(k, v) for k, v in kwargs.items()],
+               *(["test=True"] if test else []))
+    assert isinstance(ret, dict) and len(ret) == 1, ret
+    return next(iter(ret.values()))
+
+
+def three_ways(env, function, **kwargs):
+    """test=True changes nothing; then changed; then not changed. Returns the changed run."""
+    _tb, host, _site = env
+    before = tree(host, (PREFIX,))
+    tested = state(env, function, test=True, **kwargs)
+    assert tested["result"] is None, tested  # "would change" (Salt shows the predicted changes)
+    assert tree(host, (PREFIX,)) == before, "test=True wrote on the host"
+    first = state(env, function, **kwargs)
+    assert first["result"] is True and first["changes"], first
+    second = state(env, function, **kwargs)
+    assert second["result"] is True and not second["changes"], second
+    return first
+
+
+def test_salt_pkg_states_and_functions_through_the_provider(salt_host):
+    env = salt_host
+    tb, host, site = env
+
+    def fn(*args):
+        return call(tb, host, *args)
+
+    # Our own bootstrap function: planned, done, then nothing to do.
+    options = [arg(k, v) for k, v in site.bootstrap_options().items()]
+    planned = fn("pkgsrc.bootstrap", "test=True", *options)
+    assert planned["changed"] and not host.run(["test", "-e", PREFIX], check=False).returncode == 0
+    assert fn("pkgsrc.bootstrap", *options)["changed"]
+    assert not fn("pkgsrc.bootstrap", *options)["changed"]
+
+    # pkg.installed: an exact version, a list, a range.
+    first = three_ways(env, "pkg.installed", name="hello", version="1.0", prefix=PREFIX)
+    assert first["changes"] == {"hello": {"old": "", "new": "1.0"}}
+    three_ways(env, "pkg.installed", name="demo", pkgs=["foo-tool", "gtk2+"])
+    three_ways(env, "pkg.installed", name="libsigc++", version=">=2.10")
+    assert {"hello-1.0", "foo-tool-3.2", "libfoo-2.0nb1", "gtk2+-2.24.33nb5", "libsigc++-2.10.8"} <= pkg_info(host)
+
+    # Functions that only read.
+    assert fn("pkg.list_pkgs")["hello"] == "1.0"
+    assert fn("pkg.version", "hello") == "1.0"
+    assert fn("pkg.latest_version", "hello") == "1.1"
+    assert fn("pkg.upgrade_available", "hello") is True
+    assert fn("pkg.list_upgrades") == {"hello": "1.1"}
+    assert fn("pkg.version_cmp", "1.0", "1.0nb1") == -1
+    assert fn("pkg.refresh_db") is True
+
+    # Issue 18: pkg.latest upgrades hello 1.0 -> 1.1, then reports it up to date.
+    latest = three_ways(env, "pkg.latest", name="hello", prefix=PREFIX)
+    assert latest["changes"] == {"hello": {"old": "1.0", "new": "1.1"}}, latest
+    assert "hello-1.1" in pkg_info(host)
+    assert fn("pkg.upgrade_available", "hello") is False and fn("pkg.list_upgrades") == {}
+
+    # pkg.uptodate with nothing to upgrade, then with hello back at 1.0.
+    assert state(env, "pkg.uptodate", name="all")["changes"] == {}
+    state(env, "pkg.installed", name="hello", version="1.0")
+    three_ways(env, "pkg.uptodate", name="all")
+    assert "hello-1.1" in pkg_info(host)
+
+    # pkg.upgrade (the function) after another downgrade.
+    state(env, "pkg.installed", name="hello", version="1.0")
+    assert fn("pkg.upgrade") == {"hello": {"old": "1.0", "new": "1.1"}}
+    assert fn("pkg.upgrade") == {}
+
+    # pkg.removed / pkg.purged, and pkg.remove.
+    three_ways(env, "pkg.removed", name="gtk2+")
+    three_ways(env, "pkg.purged", name="libsigc++")
+    assert fn("pkg.remove", "hello") == {"hello": {"old": "1.1", "new": ""}}
+    assert fn("pkg.remove", "hello") == {}
+    assert not {"gtk2+-2.24.33nb5", "libsigc++-2.10.8", "hello-1.1"} & pkg_info(host)
+
+    # Issue 17 through Salt: a repository added beside the first, then a package only it has.
+    repos = arg("repositories", [site.repo_url, site.extra_url])
+    assert fn("pkgsrc.repository", repos, "test=True")["changed"]
+    added = fn("pkgsrc.repository", repos)
+    assert added["changed"] and [c["argv"][1:] for c in added["commands"]] == [["-f", "-y", "update"]]
+    assert not fn("pkgsrc.repository", repos)["changed"]
+    three_ways(env, "pkgsrc.installed", name="big")
+    assert "big-1.0" in pkg_info(host)
