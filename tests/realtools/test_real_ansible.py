@@ -61,6 +61,13 @@ def pkg_info(host):
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
+def ensure_bootstrapped(env):
+    """For a test run alone: the real kit in place (the first test bootstraps it three ways)."""
+    _tb, host, site, _tmp = env
+    if host.run(["test", "-x", PREFIX + "/bin/pkgin"], check=False).returncode != 0:
+        assert one(env, "pkgsrc.deploy.bootstrap", site.bootstrap_options())["changed"]
+
+
 def automatic(host, pkgname):
     out = host.run([PREFIX + "/sbin/pkg_info", "-K", PKG_DBDIR, "-Q", "automatic", pkgname], check=False).stdout
     return out.strip() == "yes"
@@ -134,8 +141,7 @@ def test_real_pkgin_database_lagging_is_reloaded_once(real_host):
     the package module reloads pkgin's database once (pkgin -f update) and says so."""
     env = real_host
     _tb, host, site, _tmp = env
-    if "pkgin-26.4.0" not in pkg_info(host):
-        three_ways(env, "pkgsrc.deploy.bootstrap", site.bootstrap_options())
+    ensure_bootstrapped(env)
     conf = SYSCONFDIR + "/pkgin/repositories.conf"
     host.run(["sh", "-c", "grep -v '^http' %s > %s.new && echo %s >> %s.new && mv %s.new %s"
               % (conf, conf, site.repo_url, conf, conf, conf)])
@@ -148,3 +154,33 @@ def test_real_pkgin_database_lagging_is_reloaded_once(real_host):
     result = three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["big"]}))
     assert any("reloaded it with pkgin -f update" in m for m in result["messages"]), result["messages"]
     assert "big-1.0" in pkg_info(host)
+
+
+def test_real_audit_and_facts(real_host):
+    """pkg_admin fetch-pkg-vulnerabilities and audit, the real ones; then the facts."""
+    env = real_host
+    _tb, host, site, _tmp = env
+    ensure_bootstrapped(env)
+    conf = SYSCONFDIR + "/pkg_install.conf"
+    results = run(env, [{"ansible.builtin.lineinfile": {"path": conf, "line": "PKGVULNURL=" + site.vuln_url,
+                                                         "regexp": "^PKGVULNURL="}},
+                        {"pkgsrc.deploy.package": pkg({"name": ["hello-1.0"]})}])
+    assert not any(r.get("failed") for r in results), results
+    before = tree(host, WATCHED)
+    planned = one(env, "pkgsrc.deploy.audit", {"prefix": PREFIX, "fail_on": "critical"}, check=True)
+    assert tree(host, WATCHED) == before, "check mode fetched the list"
+    assert not planned.get("refreshed"), planned
+    found = one(env, "pkgsrc.deploy.audit", {"prefix": PREFIX})
+    assert not found.get("failed") and found["refreshed"], found
+    assert found["vulnerable_packages"] == ["hello-1.0"], found
+    assert found["vulnerabilities"][0]["level"] == "critical", found  # remote-code-execution
+    refused = one(env, "pkgsrc.deploy.audit", {"prefix": PREFIX, "fail_on": "critical", "refresh": False})
+    assert refused.get("failed") and "hello-1.0" in refused["msg"], refused
+    three_ways(env, "pkgsrc.deploy.package", pkg({"name": ["hello"], "state": "latest"}))
+    assert one(env, "pkgsrc.deploy.audit", {"prefix": PREFIX, "fail_on": "low"})["vulnerable_packages"] == []
+
+    facts = one(env, "pkgsrc.deploy.facts", {})
+    prefixes = {p["prefix"]: p for p in facts["ansible_facts"]["pkgsrc"]["prefixes"]}
+    real = prefixes[PREFIX]
+    assert real["pkg_install_version"] == "20170419" and real["pkgin_version"] == "26.4.0", real
+    assert real["package_count"] == len(pkg_info(host)), real
