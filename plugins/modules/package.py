@@ -55,7 +55,12 @@ options:
   update_cache:
     description:
       - Refresh the repository database (C(pkgin update)) and the summaries this module reads,
-        before planning.
+        before planning. The update is forced (C(pkgin -f update)) when the repository list
+        changed since pkgin's database was last loaded, because pkgin loads a repository added
+        beside the others only then.
+      - Independently of this option, when pkgin answers that a package the plan found "is not
+        available in the repository", its database is reloaded once (C(pkgin -f update)) and the
+        batch is run again; the result's messages say so.
     type: bool
     default: false
   upgrade:

@@ -50,7 +50,9 @@ options:
     type: str
     choices: [never, always, trusted, interactive]
   update_cache:
-    description: Run C(pkgin update) after the repositories changed.
+    description:
+      - Reload pkgin's database after the repositories changed, with a forced update
+        (C(pkgin -f update)) - pkgin 26.4 loads a repository added beside the existing ones only then.
     type: bool
     default: true
 """
