@@ -116,7 +116,9 @@ def pkgin_commands(plan: PackagePlan, layout: Layout, update_cache: bool = False
         # An upgraded dependency stays automatic (checked against the real pkgin, tests/realtools).
         cmds.append(Command((pkgin, "-y", "install") + tuple(c.pkgname for c in plan.upgrade_all), "upgrade all"))
     if plan.autoremove:
-        cmds.append(Command((pkgin, "-y", "autoremove"), "autoremove orphans"))
+        # The planned orphans, not `pkgin autoremove`: pkgin does not see automatic flags set with
+        # pkg_admin until its database is reloaded (samples/transcripts-2), the package database does.
+        cmds.append(Command((pkgin, "-y", "remove") + tuple(_names(plan.autoremove)), "autoremove orphans"))
     if clean:
         cmds.append(Command((pkgin, "-y", "clean"), "clean the download cache"))
     return cmds

@@ -155,3 +155,10 @@ def test_upgrade_all_never_downgrades():
     plan = plan_packages([], "present", have, available, upgrade_all=True)
     assert [(c.current, c.pkgname) for c in plan.upgrade_all] == [("libfoo-2.0nb1", "libfoo-2.0nb2"),
                                                                   ("php-8.1.29", "php-8.2.20")]
+
+
+def test_autoremove_never_takes_what_the_same_run_keeps():
+    have = installed("libfoo-2.0nb1*", "hello-1.0*")
+    plan = plan_packages(["libfoo"], "present", have, AVAILABLE, autoremove=True)
+    assert actions(plan) == [("keep", "libfoo-2.0nb1", None)]
+    assert plan.autoremove == ("hello-1.0",)

@@ -50,3 +50,11 @@ def test_not_available_reads_pkgin_s_own_words():
                          "big-1.0 is not available in the repository\n")
     assert not_available(error) == ["big-1.0"]
     assert not_available(CommandError(["pkgin"], 1, "", "pkgin: Could not fetch URL: Not Found\n")) == []
+
+
+def test_autoremove_removes_exactly_the_planned_orphans(tmp_path):
+    layout, _conf = _layout(tmp_path, "http://a/All")
+    have = {"libfoo": Installed("libfoo-2.0nb1", True), "hello": Installed("hello-1.0", True)}
+    plan = plan_packages(["libfoo"], "present", have, None, autoremove=True)
+    assert [c.argv[1:] for c in pkgin_commands(plan, layout)] == [("-y", "keep", "libfoo"),
+                                                                   ("-y", "remove", "hello")]
