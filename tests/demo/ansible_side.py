@@ -1,6 +1,6 @@
 """The Ansible half of the demo: an inventory of the Ansible nodes (root over ssh, or the unprivileged
-user over ssh), tests/demo/playbook.yml run with the real ansible-playbook, and the pkgsrc facts of
-each node through the module pkgsrc.deploy.facts.
+user over ssh; the real-tools node in the group real_tools), tests/demo/playbook.yml run with the real
+ansible-playbook, and the pkgsrc facts of each node through the module pkgsrc.deploy.facts.
 """
 from __future__ import annotations
 
@@ -40,8 +40,13 @@ class PlayResult:
 def host_vars(node: Node, artifacts: Artifacts) -> Dict[str, Any]:
     """The playbook's demo_* variables for one node: the local kit or source tree and repositories."""
     app = node.apps[0]
-    if node.user == "root":
-        bootstrap: Dict[str, Any] = artifacts.main_kit
+    if node.real:
+        if artifacts.real is None:
+            raise RuntimeError("%s needs the real kit, which is not served" % node.name)
+        bootstrap: Dict[str, Any] = artifacts.real.bootstrap_options()
+        repos = [artifacts.real.repo_url]
+    elif node.user == "root":
+        bootstrap = artifacts.main_kit
         repos = [artifacts.main_repo]
     else:
         bootstrap = {"from_source": dict(artifacts.grid_source)}
@@ -51,15 +56,18 @@ def host_vars(node: Node, artifacts: Artifacts) -> Dict[str, Any]:
 
 
 def write_inventory(tb: Testbed, nodes: Sequence[Node], artifacts: Artifacts, path: Path) -> Path:
-    """An inventory of the nodes, with the testbed's connection settings (ssh through its network)."""
+    """An inventory of the nodes, with the testbed's connection settings (ssh through its network); the
+    real-tools node (if any) in the group real_tools, which playbook.yml's second play deploys."""
     testbed_inv = yaml.safe_load(Path(tb.files["inventory"]["ssh"]).read_text())
     common = dict(testbed_inv["all"]["vars"])
     common.pop("ansible_user", None)
     addresses = {h.name: h.ip for h in tb.hosts}
-    hosts = {}
+    hosts: Dict[str, Any] = {}
+    real: Dict[str, Any] = {}
     for node in nodes:
-        hosts[node.name] = dict(host_vars(node, artifacts), ansible_host=addresses[node.name])
-    path.write_text(yaml.safe_dump({"all": {"vars": common, "hosts": hosts}}, sort_keys=False))
+        (real if node.real else hosts)[node.name] = dict(host_vars(node, artifacts), ansible_host=addresses[node.name])
+    path.write_text(yaml.safe_dump({"all": {"vars": common, "hosts": hosts,
+                                            "children": {"real_tools": {"hosts": real}}}}, sort_keys=False))
     return path
 
 

@@ -9,6 +9,8 @@
       grid/All/                              the same packages built for /home/grid/pkg
       grid/pkgsrc-demo.tar.gz                a pkgsrc source tree for the unprivileged user: its
                                              bootstrap/bootstrap is the stand-in (tests/fixtures/source_tree.py)
+      real/                                  where the real kit is: the real pkg_install and pkgin kit for
+                                             /opt/pkg and the real packages (tests/realtools/site.py)
 
 Binary packages are built for one prefix, so each prefix has its own repository, as with the
 published ones (SmartOS /opt/local vs macOS /opt/pkg).
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from tests.fixtures.demo import build_demo_repo
 from tests.fixtures.gpg import Signer
@@ -26,6 +28,7 @@ from tests.fixtures.kits import build_kit
 from tests.fixtures.layouts import source_layout
 from tests.fixtures.source_tree import build_source_tree
 from tests.fixtures.www import Www, prepare_www
+from tests.realtools.site import RealSite, prepare
 
 CANARY_PREFIX = "/opt/canary"
 GRID_PREFIX = "/home/grid/pkg"
@@ -41,6 +44,7 @@ class Artifacts:
     canary_repo: str
     grid_source: Dict[str, Any]
     grid_repo: str
+    real: Optional[RealSite] = None
 
     @property
     def main_kit(self) -> Dict[str, Any]:
@@ -55,17 +59,21 @@ class Artifacts:
     def describe(self) -> Dict[str, str]:
         """name -> what it is, for the demo's output."""
         kit = self.main.kit
-        return {
+        out = {
             "kit for /usr/pkg": "%s (sha256 %s..., signed: %s)" % (kit.path.name, kit.sha256[:12],
                                                                    "yes" if kit.signature else "no"),
             "kit for %s" % CANARY_PREFIX: self.canary_kit["url"],
             "repositories": ", ".join((self.main_repo, self.canary_repo, self.grid_repo)),
             "pkgsrc source tree": "%s (%s...)" % (self.grid_source["url"], self.grid_source["checksum"][:19]),
         }
+        if self.real is not None:
+            out["real kit for /opt/pkg"] = "%s (sha256 %s...), repository %s" % (
+                self.real.bootstrap_options()["url"], self.real.kit_sha256[:12], self.real.repo_url)
+        return out
 
 
-def publish(www_dir: os.PathLike, base_url: str, signer: Signer) -> Artifacts:
-    """Build every artifact under www_dir (served at base_url)."""
+def publish(www_dir: os.PathLike, base_url: str, signer: Signer, real_kit: Optional[Path] = None) -> Artifacts:
+    """Build every artifact under www_dir (served at base_url); the real kit's site too, given its folder."""
     www = Path(www_dir)
     base_url = base_url if base_url.endswith("/") else base_url + "/"
     main = prepare_www(www, base_url, signer)
@@ -83,4 +91,5 @@ def publish(www_dir: os.PathLike, base_url: str, signer: Signer) -> Artifacts:
     grid_repo = base_url + "grid/All"
     checksum = build_source_tree(www / "grid" / "pkgsrc-demo.tar.gz", grid, [grid_repo])
     grid_source = {"url": base_url + "grid/pkgsrc-demo.tar.gz", "checksum": checksum}
-    return Artifacts(base_url, main, canary_kit, canary_repo, grid_source, grid_repo)
+    real = prepare(www / "real", base_url + "real/", real_kit) if real_kit else None
+    return Artifacts(base_url, main, canary_kit, canary_repo, grid_source, grid_repo, real)

@@ -1,7 +1,9 @@
 """The demo fleet: which host is deployed by which tool, as whom, and which applications it runs.
 
 Every application is the fixture package svc-demo (a small HTTP daemon) in a pkgsrc prefix of its
-own, configured by an env file in that prefix and run as a service of the host's init system.
+own, configured by an env file in that prefix and run as a service of the host's init system. REAL_NODE
+runs the real svc-demo-1.0 package with the real pkgsrc tools instead (tests/realtools), where the real
+kit is present.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from typing import Tuple
 
 from tests.demo.artifacts import CANARY_PREFIX, GRID_PREFIX
+from tests.realtools import PREFIX as REAL_PREFIX
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,15 @@ class App:
     name: str
     prefix: str
     port: int
-    greeting: str
+    greeting: str    # with configurable=False (the real svc-demo, no settings): its whole, fixed answer
     scope: str = "system"
+    configurable: bool = True
+
+    def answers(self, body: str) -> bool:
+        """body is this application's answer to GET / (with its current greeting)."""
+        if not self.configurable:
+            return body.strip() == self.greeting
+        return body.endswith("greeting: %s\n" % self.greeting)
 
     @property
     def unit(self) -> str:
@@ -41,6 +51,7 @@ class Node:
     user: str        # who runs the deployment on the host: root, or the unprivileged grid user
     how: str         # one line for the output
     apps: Tuple[App, ...]
+    real: bool = False   # the real pkgsrc tools and packages (tests/realtools) instead of the stand-ins
 
 
 FLEET: Tuple[Node, ...] = (
@@ -55,3 +66,8 @@ FLEET: Tuple[Node, ...] = (
          (App("svc-demo", "/usr/pkg", 8080, "hello from salt2 (Salt)"),
           App("svc-demo-canary", CANARY_PREFIX, 8081, "hello from salt2's canary (Salt)"))),
 )
+
+# Only where the real kit is (tests.realtools.real_kit_dir()); skipped with one line otherwise.
+REAL_NODE = Node("real1", "ansible", "root", "the REAL pkg_install 20170419 and pkgin 26.4.0: checksum-verified "
+                 "kit into /opt/pkg, the real svc-demo package, its own systemd unit",
+                 (App("svc-demo", REAL_PREFIX, 8080, "svc-demo ok", configurable=False),), real=True)

@@ -6,6 +6,7 @@ Ansible and half by Salt, from the same core.
 
 Steps: boot four real systemd hosts (tests/testbed; the host root is built on first use, about 90 s),
 serve signed bootstrap kits, repositories and a pkgsrc source tree over real HTTP (tests/demo/artifacts.py),
+and, where the real kit is (tests/realtools), a fifth host, real1, with the real pkg_install and pkgin;
 deploy svc-demo (tests/demo/fleet.py says where and how) with ansible-playbook (tests/demo/playbook.yml)
 and with the Salt formulas (salt_states/pkgsrc, pillar from tests/demo/salt_side.py), converge a second
 time (nothing changes), change the configuration of one Ansible and one Salt host (only their services
@@ -32,9 +33,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from tests.demo import ansible_side, salt_side
 from tests.demo.artifacts import Artifacts, publish
-from tests.demo.fleet import FLEET, Node
+from tests.demo.fleet import FLEET, REAL_NODE, Node
 from tests.demo.summary import Row, http_get, main_pid, packages, platform, service_state, table
 from tests.fixtures.gpg import Signer, make_signer
+from tests.realtools import missing_reason, real_kit_dir, required
 from tests.testbed.rootfs import build_root, root_path
 from tests.testbed.testbed import Testbed
 
@@ -96,7 +98,8 @@ class Demo:
     def __init__(self, clock: Clock, workdir: Path) -> None:
         self.clock = clock
         self.workdir = workdir
-        self.fleet: Tuple[Node, ...] = FLEET
+        self.real_kit = real_kit_dir()
+        self.fleet: Tuple[Node, ...] = FLEET + ((REAL_NODE,) if self.real_kit else ())
         self.tb: Optional[Testbed] = None
         self.signer: Optional[Signer] = None
         self.artifacts: Optional[Artifacts] = None
@@ -129,7 +132,7 @@ class Demo:
         self.clock.say("fleet up in %.1f s: %s (systemd as PID 1, one network namespace each)"
                        % (self.tb.timings.get("up_s", 0.0), hosts))
         self.signer = make_signer(self.workdir / "gpg")
-        self.artifacts = publish(self.tb.www_dir, self.tb.http_url, self.signer)
+        self.artifacts = publish(self.tb.www_dir, self.tb.http_url, self.signer, self.real_kit)
         self.clock.say("serving at %s:\n%s" % (self.tb.http_url, "\n".join(
             "  %-22s %s" % (k, v) for k, v in self.artifacts.describe().items())))
         for node in self.fleet:
@@ -159,7 +162,8 @@ class Demo:
         failures: List[str] = []
         play = done.pop("ansible")
         names = ", ".join(n.name for n in self._nodes("ansible"))
-        self.clock.say("%s: ansible-playbook tests/demo/playbook.yml (role pkgsrc.deploy.app) on %s: rc %d\n%s"
+        self.clock.say("%s: ansible-playbook tests/demo/playbook.yml (role pkgsrc.deploy.app; the modules on real1) "
+                       "on %s: rc %d\n%s"
                        % (label, names, play.rc, "\n".join(_ansible_lines(play))))
         for host, numbers in play.recap.items():
             changes[host] = numbers["changed"]
@@ -225,15 +229,16 @@ class Demo:
                 state = service_state(host, node, app)
                 self.result["services"][key] = state
                 rows.append(Row(node.name, node.tool, node.user, platform(facts.get(node.name, {})), app.prefix,
-                                packages(facts.get(node.name, {}), app.prefix),
+                                packages(facts.get(node.name, {}), app.prefix, node.real),
                                 app.unit + (" (user)" if app.scope == "user" else ""), state, answer))
         self.clock.say("every application, over HTTP from the controller:\n" + "\n".join(lines))
         return rows
 
     def answered(self, rows: Sequence[Row]) -> bool:
-        """Every application answered with its current greeting and every service is active."""
-        greeted = all((self.result["answers"].get(key) or "").endswith("greeting: %s\n" % greeting)
-                      for key, greeting in self.result["expected"].items())
+        """Every application answered with its current greeting (real1: its fixed answer) and every service is
+        active."""
+        greeted = all(app.answers(self.result["answers"].get("%s:%d" % (node.name, app.port)) or "")
+                      for node in self.fleet for app in node.apps)
         return greeted and all(row.state == "active" for row in rows)
 
     def teardown(self) -> List[str]:
@@ -255,10 +260,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     clock = Clock()
     demo = Demo(clock, Path(tempfile.mkdtemp(prefix="pkgsrc-deploy-demo-")))
     previous = signal.signal(signal.SIGTERM, _interrupt)
-    apps = sum(len(node.apps) for node in FLEET)
+    fleet = demo.fleet
+    apps = sum(len(node.apps) for node in fleet)
     clock.say("pkgsrc.deploy demo: svc-demo on %d hosts (%d applications): %s with Ansible, %s with Salt"
-              % (len(FLEET), apps, ", ".join(n.name for n in FLEET if n.tool == "ansible"),
-                 ", ".join(n.name for n in FLEET if n.tool == "salt")))
+              % (len(fleet), apps, ", ".join(n.name for n in fleet if n.tool == "ansible"),
+                 ", ".join(n.name for n in fleet if n.tool == "salt")))
+    if demo.real_kit is None:
+        clock.say("%s (the real pkg_install and pkgin) skipped: %s"
+                  % (REAL_NODE.name, missing_reason().split(": ", 1)[1]))
+        if required():
+            clock.say("demo FAILED: PKGSRC_REQUIRE_REAL_KIT=1 (CI) and the real kit is missing")
+            return 1
     problems: List[str] = []
     timings: Dict[str, float] = {}
     try:

@@ -62,13 +62,15 @@ def platform(facts: Dict[str, Any]) -> str:
                              info.get("arch", ""), init)
 
 
-def packages(facts: Dict[str, Any], prefix: str) -> str:
-    """The packages installed in prefix beyond the bootstrap set, with versions, and the bootstrap count."""
+def packages(facts: Dict[str, Any], prefix: str, real: bool = False) -> str:
+    """The packages installed in prefix beyond the bootstrap set, and the versions of its tools (real: the
+    real ones, which the stand-ins imitate down to their version numbers)."""
     for entry in facts.get("prefixes") or []:
         if entry.get("prefix") == prefix:
             pkgs = entry.get("packages") or []
             extra = sorted(p["pkgname"] for p in pkgs if p["name"] not in BOOTSTRAP_PACKAGES)
-            tools = "pkg_install %s, pkgin %s" % (entry.get("pkg_install_version"), entry.get("pkgin_version"))
+            tools = "%spkg_install %s, pkgin %s" % ("REAL " if real else "", entry.get("pkg_install_version"),
+                                                    entry.get("pkgin_version"))
             return "%s (+%s)" % (", ".join(extra) or "-", tools)
     return "(no prefix %s in the facts)" % prefix
 

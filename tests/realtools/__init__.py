@@ -22,9 +22,8 @@ VARBASE = "/opt/pkg/var"
 def real_kit_dir() -> Optional[Path]:
     """The folder holding the real kit, All/ and pkg-vulnerabilities, or None."""
     env = os.environ.get("PKGSRC_REAL_KIT")
-    candidates = [Path(env)] if env else []
-    # shared/ sits beside the clone; ansible-test runs on a copy deeper inside the clone.
-    candidates += [parent / "shared" / "pkgsrc" / "real" for parent in REPO_ROOT.parents]
+    # Given, it is the only place looked at; else shared/ beside the clone (or beside a copy of it).
+    candidates = [Path(env)] if env else [parent / "shared" / "pkgsrc" / "real" for parent in REPO_ROOT.parents]
     for cand in candidates:
         if (cand / KIT_NAME).is_file() and (cand / "All" / "pkg_summary.gz").is_file():
             return cand
