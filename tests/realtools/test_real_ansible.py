@@ -8,12 +8,16 @@ audit with the real pkg_admin, facts. Every step: check mode (the host's tree un
 """
 from __future__ import annotations
 
+import json
+import subprocess
+
 import pytest
 
-from tests.integration.adapters import play, task_results
+from tests.integration.adapters import VENV_BIN, ansible_env, play, task_results
 from tests.integration.test_deploy_testbed import tree
 from tests.realtools import PKG_DBDIR, PREFIX, SYSCONFDIR
 from tests.realtools.site import prepare
+from tests.testbed.inventory import REPO_ROOT
 
 pytestmark = [pytest.mark.slow]
 
@@ -184,3 +188,34 @@ def test_real_audit_and_facts(real_host):
     real = prefixes[PREFIX]
     assert real["pkg_install_version"] == "20170419" and real["pkgin_version"] == "26.4.0", real
     assert real["package_count"] == len(pkg_info(host)), real
+
+
+def test_real_fleet_report(real_host, tmp_path):
+    """playbooks/report.yml on the real host: a vulnerable hello, then none, against a desired set."""
+    env = real_host
+    tb, host, site, _tmp = env
+    ensure_bootstrapped(env)
+    conf = SYSCONFDIR + "/pkg_install.conf"
+    setup = run(env, [{"ansible.builtin.lineinfile": {"path": conf, "line": "PKGVULNURL=" + site.vuln_url,
+                                                       "regexp": "^PKGVULNURL="}},
+                      {"pkgsrc.deploy.package": pkg({"name": ["hello-1.0"]})},
+                      {"pkgsrc.deploy.audit": {"prefix": PREFIX, "refresh": True}}])
+    assert not any(r.get("failed") for r in setup), setup
+    desired = tmp_path / "desired.json"
+    desired.write_text(json.dumps(["hello>=1.1"]))
+
+    def report():
+        out = tmp_path / ("report-%d" % len(list(tmp_path.glob("report-*"))))
+        done = subprocess.run([str(VENV_BIN / "ansible-playbook"), "-i", tb.files["inventory"]["ssh"],
+                               "--limit", host.name, str(REPO_ROOT / "playbooks" / "report.yml"),
+                               "-e", "report_dir=%s" % out, "-e", "report_desired_file=%s" % desired],
+                              capture_output=True, text=True, timeout=600, check=False,
+                              env=ansible_env({"ANSIBLE_CONFIG": tb.files["inventory"]["config"]}))
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return {h["host"]: h for h in json.loads((out / "report.json").read_text())["hosts"]}[host.name]
+
+    red = report()
+    assert red["status"] == "red" and red["vulnerable_packages"] == ["hello-1.0"], red
+    assert one(env, "pkgsrc.deploy.package", pkg({"name": ["hello"], "state": "latest"}))["changed"]
+    green = report()
+    assert green["status"] == "green" and green["vulnerable_packages"] == [], green
