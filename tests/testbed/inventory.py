@@ -12,7 +12,9 @@ Files written into the run's work folder::
     ansible/inventory-nsenter.yml  community.docker.nsenter (ansible_nsenter_pid), no ssh at all
     ansible/inventory-grid.yml     ssh as the unprivileged user ``grid``
     ansible/ansible.cfg            collections path, no host key checking, no retry files
-    salt/master, salt/roster       salt-ssh: ``salt-ssh -c WORKDIR/salt '*' test.ping``
+    salt/master, salt/roster       salt-ssh: ``salt-ssh -c WORKDIR/salt '*' test.ping`` (with
+                                   ``PYTHONPATH=plugins/module_utils``, see salt.salt_ssh_env, so the
+                                   thin carries pkgsrc_core: ``thin_extra_mods``)
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any, Sequence
@@ -29,6 +32,7 @@ from typing import Any, Sequence
 import yaml
 
 from .rootfs import UNPRIVILEGED_UID, UNPRIVILEGED_USER
+from .salt import THIN_EXTRA_MODS, core_digest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 COLLECTIONS_PATH = REPO_ROOT / "build" / "collections"
@@ -178,6 +182,8 @@ def write_salt(workdir: Path, ctl_netns: str, hosts: Sequence[dict[str, Any]]) -
         "no_host_keys": True,
         "ignore_host_keys": True,
         "ssh_minion_opts": {"log_level": "warning"},
+        # salt-ssh ships only single files of _modules/_states/_utils; the core package goes in the thin.
+        "thin_extra_mods": THIN_EXTRA_MODS,
     }
     _dump(sdir / "master", master)
     (sdir / "pillar").mkdir(exist_ok=True)
@@ -191,22 +197,41 @@ def _thin_cache() -> Path:
         salt_version = importlib.metadata.version("salt")
     except importlib.metadata.PackageNotFoundError:
         salt_version = "none"
-    key = hashlib.sha256(f"{salt_version}\n{sys.version}\n{sys.prefix}".encode()).hexdigest()[:16]
+    # The thin carries pkgsrc_core (thin_extra_mods) and is regenerated only when Salt's version changes:
+    # a thin made from another version of the core must not be seeded.
+    text = f"{salt_version}\n{sys.version}\n{sys.prefix}\n{THIN_EXTRA_MODS}\n{core_digest()}"
+    key = hashlib.sha256(text.encode()).hexdigest()[:16]
     return THIN_CACHE / f"{salt_version}-{key}"
 
 
 def seed_salt_thin(sdir: Path) -> None:
     """Copy a thin made by an earlier run into this run's salt cache (saves 4-8 s on the first salt-ssh)."""
     cached = _thin_cache()
+    # The key of the core as it is now: the thin this run makes is saved under it, even if the core
+    # is edited while the run lasts.
+    (sdir / "thin-cache").write_text(str(cached), encoding="utf-8")
     if (cached / "thin.tgz").is_file():
         shutil.copytree(cached, sdir / "cache" / "thin", dirs_exist_ok=True)
+
+
+def _thin_has_core(thin: Path) -> bool:
+    """Whether salt-ssh packed pkgsrc_core (it does not when run without salt.salt_ssh_env) and no
+    installed saltext-pkgsrc (a run that put the wheel on salt-ssh's path): only such a thin is shared."""
+    try:
+        with tarfile.open(thin) as tar:
+            names = tar.getnames()
+    except (OSError, tarfile.TarError):
+        return False
+    return (any(n.endswith(f"/{THIN_EXTRA_MODS}/__init__.py") for n in names)
+            and not any("/saltext/pkgsrc/" in n for n in names))
 
 
 def save_salt_thin(sdir: Path) -> None:
     """Keep the thin this run's salt-ssh built, for the next runs (atomically; first one wins)."""
     made = sdir / "cache" / "thin"
-    cached = _thin_cache()
-    if not (made / "thin.tgz").is_file() or cached.exists():
+    key_file = sdir / "thin-cache"
+    cached = Path(key_file.read_text(encoding="utf-8")) if key_file.is_file() else _thin_cache()
+    if not (made / "thin.tgz").is_file() or cached.exists() or not _thin_has_core(made / "thin.tgz"):
         return
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=cached.parent, prefix=".thin-"))

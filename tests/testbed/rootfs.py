@@ -2,7 +2,7 @@
 
 Built by ``debootstrap`` from the Debian mirror this machine's apt sources name, customised, and
 kept under ``/var/cache/pkgsrc-deploy/rootfs-<key>/`` where ``<key>`` hashes the package list, the
-suite and ``SCRIPT_VERSION`` (bump it whenever ``_customise`` changes). Hosts boot it with
+suite, ``SCRIPT_VERSION`` (bump it whenever ``_customise`` changes) and the host's Salt release. Hosts boot it with
 ``--volatile=overlay``, so it is never written to after the build and many hosts share it.
 
 Built when missing (CI starts on a fresh machine), reused when present; built into a temporary folder
@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,17 +26,39 @@ from .mounts import unmount_under
 
 CACHE_DIR = Path("/var/cache/pkgsrc-deploy")
 SUITE = "bookworm"
-SCRIPT_VERSION = "4"
+SCRIPT_VERSION = "5"
 FALLBACK_MIRROR = "http://deb.debian.org/debian"
 UNPRIVILEGED_USER = "grid"
 UNPRIVILEGED_UID = 1500
+# Salt installed INTO the host, as a user installs it on a machine without Salt packages: a virtualenv
+# of the host's own python3 with salt from PyPI. The hosts have no network, so the wheels are made on
+# the build machine (pinned by requirements/dev.txt, the controller's set) and installed offline.
+# The minion is not started at boot: a test writes /etc/salt/minion.d/ and starts salt-minion.service.
+HOST_SALT_VERSION = "3008.3"
+HOST_SALT_VENV = "/opt/saltstack"
+REQUIREMENTS = Path(__file__).resolve().parent.parent.parent / "requirements" / "dev.txt"
+SALT_MINION_UNIT = f"""\
+[Unit]
+Description=The Salt minion (pkgsrc.deploy testbed: salt {HOST_SALT_VERSION} in {HOST_SALT_VENV})
+After=network.target
+
+[Service]
+Type=simple
+ExecStart={HOST_SALT_VENV}/bin/salt-minion
+KillMode=process
+Restart=on-failure
+LimitNOFILE=8192
+
+[Install]
+WantedBy=multi-user.target
+"""
 
 # Everything a managed host needs: systemd as init, sshd for Ansible/salt-ssh, python3 for both,
 # the archivers and gpg the pkgsrc bootstrap uses, and a few tools that make debugging bearable.
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "dbus-user-session", "libpam-systemd",
     "python3", "openssh-server", "iproute2", "curl", "ca-certificates", "sudo", "procps", "less",
-    "gpg", "gpgv", "xz-utils", "bzip2", "zstd",
+    "gpg", "gpgv", "xz-utils", "bzip2", "zstd", "python3-venv",
 )
 
 # Units that only make sense on a real machine, or would try to reach the network.
@@ -61,7 +84,7 @@ MaxSessions 100
 
 def cache_key(packages: tuple[str, ...] = PACKAGES) -> str:
     """Hash of what goes into the root: package list, suite and the customisation version."""
-    text = "\n".join([SUITE, SCRIPT_VERSION, *sorted(packages)])
+    text = "\n".join([SUITE, SCRIPT_VERSION, f"salt=={HOST_SALT_VERSION}", *sorted(packages)])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -119,9 +142,26 @@ def _write(root: Path, rel: str, text: str, mode: int = 0o644) -> None:
     path.chmod(mode)
 
 
+def _install_salt(root: Path, log: Path) -> None:
+    """Salt into a virtualenv of the host's python3, from wheels built here (the host has no network)."""
+    wheels = root / "tmp" / "salt-wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    constraints = ["-c", str(REQUIREMENTS)] if REQUIREMENTS.is_file() else []
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--prefer-binary", *constraints, "-w", str(wheels),
+          f"salt=={HOST_SALT_VERSION}"], log)
+    chroot = ["chroot", str(root)]
+    _run(chroot + ["python3", "-m", "venv", HOST_SALT_VENV], log)
+    _run(chroot + [f"{HOST_SALT_VENV}/bin/python", "-m", "pip", "install", "-q", "--no-index",
+                   "--find-links", "/tmp/salt-wheels", f"salt=={HOST_SALT_VERSION}"], log)
+    shutil.rmtree(wheels)
+    _write(root, "/etc/systemd/system/salt-minion.service", SALT_MINION_UNIT)
+    (root / "etc/salt/minion.d").mkdir(parents=True, exist_ok=True)
+
+
 def _customise(root: Path, log: Path) -> None:
     """Turn a fresh debootstrap into a bootable, shareable test host image."""
     chroot = ["chroot", str(root)]
+    _install_salt(root, log)
     user = UNPRIVILEGED_USER
     uid = str(UNPRIVILEGED_UID)
     _run(chroot + ["useradd", "--uid", uid, "--user-group", "--create-home", "--shell", "/bin/bash",

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import cgroups, hosts, inventory, netns
+from . import salt as salt_tools
 from .hosts import Host
 from .mounts import mount_points, unmount_under
-from .rootfs import UNPRIVILEGED_USER, ensure_root
+from .rootfs import HOST_SALT_VENV, UNPRIVILEGED_USER, ensure_root
 
 RUN_PREFIX = "pdtb-"
 STATE_FILE = "testbed.json"
@@ -358,16 +359,18 @@ class Testbed:
 
     def salt_call(self, host: Host, args: Sequence[str], file_roots: Sequence[str] | None = None,
                   check: bool = True, timeout: float | None = 300,
-                  minion: dict[str, Any] | None = None) -> subprocess.CompletedProcess[Any]:
+                  minion: dict[str, Any] | None = None, host_salt: bool = False) -> subprocess.CompletedProcess[Any]:
         """Run masterless ``salt-call --local ARGS --out=json`` inside ``host`` with the controller's Salt.
 
         Needs ``bind_controller_python`` (the default): the repository's .venv and its Python are
         mounted read-only in every host at the same paths. The minion config lives in the host's
         share folder; Salt's cache and pki go to /var/tmp inside the host (gone at teardown).
         ``minion`` adds options to the minion configuration (e.g. ``providers``).
+        ``host_salt`` runs the host's own Salt instead (``rootfs.HOST_SALT_VENV``, no bind needed);
+        ``file_roots`` must then be paths inside the host.
         """
-        if not self.bind_controller_python:
-            raise RuntimeError("salt_call needs Testbed(bind_controller_python=True); use salt-ssh otherwise")
+        if not self.bind_controller_python and not host_salt:
+            raise RuntimeError("salt_call needs Testbed(bind_controller_python=True), or host_salt=True")
         roots = list(file_roots) if file_roots else [str(inventory.REPO_ROOT / "salt_states")]
         conf_dir = Path(host.share_dir) / "salt"
         conf_dir.mkdir(exist_ok=True)
@@ -379,9 +382,74 @@ class Testbed:
             **(minion or {}),
         }), encoding="utf-8")
         (conf_dir / "pillar").mkdir(exist_ok=True)
-        salt_call = str(Path(sys.prefix) / "bin" / "salt-call")
+        salt_call = f"{HOST_SALT_VENV}/bin/salt-call" if host_salt else str(Path(sys.prefix) / "bin" / "salt-call")
         argv = [salt_call, "--local", "-c", f"{Host.SHARE_MOUNT}/salt", "--out=json", "--log-level=quiet", *args]
         return host.run(argv, check=check, timeout=timeout)
+
+    # ----- Salt as users run it (see salt.py) ------------------------------------------------------------
+    def salt_ssh(self, args: Sequence[str], target: str = "*", timeout: float = 900,
+                 extra: Sequence[str] = (), pythonpath: str | None = None) -> Any:
+        """``salt-ssh [EXTRA] TARGET ARGS`` with the run's roster and master config; the parsed JSON output.
+
+        The thin carries the Salt it needs and ``pkgsrc_core`` (``thin_extra_mods``); the loader modules
+        come from the file roots. Works with ``bind_controller_python=False``: hosts need python3 and sshd.
+        ``pythonpath``: where salt-ssh imports the core from (default the checkout's plugins/module_utils).
+        """
+        out, _proc = salt_tools.salt_ssh(self.files["salt"]["config_dir"], target, args, timeout=timeout,
+                                         extra=extra, pythonpath=pythonpath)
+        return out
+
+    def start_salt_master(self, file_roots: Sequence[str] | None = None) -> dict[str, str]:
+        """Start a real salt-master (the controller's Salt) in the controller namespace; return its paths.
+
+        It listens on the controller address (4505/4506), accepts every minion key (a throw-away
+        network), and serves ``file_roots`` (default: ``salt_states/`` of the checkout) and the pillar
+        in ``files["salt_master"]["pillar_dir"]``. Stopped by ``down()`` with every process of the run.
+        """
+        if "salt_master" in self.files:
+            return dict(self.files["salt_master"])
+        mdir = self.workdir / "salt-master"
+        roots = list(file_roots) if file_roots else [str(salt_tools.STATE_ROOT)]
+        salt_tools.write_master(mdir, netns.CONTROLLER_IP, roots, mdir / "pillar")
+        ns_path = str(netns.netns_path(self.ctl_netns))
+        with open(self.workdir / "salt-master.out", "ab") as log:
+            proc = subprocess.Popen(salt_tools.master_argv(ns_path, mdir), cwd=self.workdir,
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self._children[proc.pid] = proc
+        self._state["salt_master"] = {"pid": proc.pid}
+        self._save()
+        for port in salt_tools.MASTER_PORTS:
+            salt_tools.wait_port(ns_path, netns.CONTROLLER_IP, port)
+        self.files["salt_master"] = {"config_dir": str(mdir), "pillar_dir": str(mdir / "pillar")}
+        self._state["files"] = self.files
+        self._save()
+        return dict(self.files["salt_master"])
+
+    def start_minions(self, hosts_: Sequence[Host] | None = None, timeout: float = 90.0) -> None:
+        """Start the host's own salt-minion (``rootfs.HOST_SALT_VENV``) on each host, pointed at the
+        master; wait until every one answers ``test.ping`` through the master."""
+        self.start_salt_master()
+        chosen = list(hosts_) if hosts_ else list(self.hosts)
+        for host in chosen:
+            host.put_file("/etc/salt/minion.d/testbed.conf", salt_tools.minion_config(host.name, netns.CONTROLLER_IP))
+            host.run(["systemctl", "start", "salt-minion.service"])
+        deadline = time.monotonic() + timeout
+        out: Any = None
+        while time.monotonic() < deadline:
+            out = self.salt(["-t", "5", "-L", ",".join(h.name for h in chosen), "test.ping"])
+            if isinstance(out, dict) and all(out.get(h.name) is True for h in chosen):
+                return
+            time.sleep(0.5)
+        logs = {h.name: h.run(["journalctl", "-u", "salt-minion", "--no-pager", "-n", "30"], check=False).stdout
+                for h in chosen}
+        raise RuntimeError(f"minions did not answer the master in {timeout:.0f}s (last: {out!r}): {logs}")
+
+    def salt(self, args: Sequence[str], tool: str = "salt", timeout: float = 900) -> Any:
+        """``salt ARGS`` (or ``salt-run``, ``salt-key``) against the run's master; the parsed JSON output."""
+        mdir = Path(self.start_salt_master()["config_dir"])
+        out, _proc = salt_tools.master_cli(str(netns.netns_path(self.ctl_netns)), mdir, tool, args, timeout=timeout)
+        return out
 
     def http_requests(self) -> list[dict[str, Any]]:
         """Every request the HTTP server answered so far (one dict per request)."""
