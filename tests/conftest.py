@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: where the repository and the real-tool samples are."""
+"""Shared pytest fixtures: where the repository and the real-tool samples (tests/data) are."""
 from __future__ import annotations
 
 import os
@@ -10,15 +10,15 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _samples_dir() -> Path:
-    """../shared/pkgsrc/samples beside the clone (CI puts shared/ there), or $PKGSRC_SAMPLES."""
+    """tests/data/samples in the clone (tests/data/README.md), or $PKGSRC_SAMPLES if set.
+
+    The DTD and CONTRACT.md are found beside it: SAMPLES_DIR.parent / "smf", / "CONTRACT.md".
+    """
     env = os.environ.get("PKGSRC_SAMPLES")
-    candidates = [Path(env)] if env else []
-    # shared/ sits beside the clone; ansible-test runs on a copy deeper inside the clone.
-    candidates += [parent / "shared" / "pkgsrc" / "samples" for parent in REPO_ROOT.parents]
-    for cand in candidates:
-        if (cand / "dewey-cases.tsv").is_file():
-            return cand
-    raise RuntimeError("real-tool samples not found: put shared/ beside the clone or set PKGSRC_SAMPLES")
+    found = Path(env) if env else REPO_ROOT / "tests" / "data" / "samples"
+    if not (found / "dewey-cases.tsv").is_file():
+        raise RuntimeError("real-tool samples not found in %s (see tests/data/README.md)" % found)
+    return found
 
 
 SAMPLES_DIR = _samples_dir()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,11 +12,12 @@ from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core import a
 
 
 def _samples() -> Path:
-    for parent in Path(__file__).resolve().parents:
-        cand = parent.parent / "shared" / "pkgsrc" / "samples"
-        if (cand / "transcripts.jsonl").is_file():
-            return cand
-    raise RuntimeError("shared/pkgsrc/samples not found beside the clone")
+    """tests/data/samples (tests/data/README.md), or $PKGSRC_SAMPLES if set."""
+    env = os.environ.get("PKGSRC_SAMPLES")
+    found = Path(env) if env else Path(__file__).resolve().parents[4] / "data" / "samples"
+    if not (found / "transcripts.jsonl").is_file():
+        raise RuntimeError("real-tool samples not found in %s (see tests/data/README.md)" % found)
+    return found
 
 
 SAMPLES = _samples()

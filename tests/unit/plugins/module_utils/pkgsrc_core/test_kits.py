@@ -12,14 +12,12 @@ from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors i
 
 
 def _contract() -> Path:
+    """tests/data/CONTRACT.md (tests/data/README.md), or beside $PKGSRC_SAMPLES if set."""
     env = os.environ.get("PKGSRC_SAMPLES")
-    if env and (Path(env).parent / "CONTRACT.md").is_file():
-        return Path(env).parent / "CONTRACT.md"
-    for parent in Path(__file__).resolve().parents:
-        cand = parent.parent / "shared" / "pkgsrc" / "CONTRACT.md"
-        if cand.is_file():
-            return cand
-    raise RuntimeError("shared/pkgsrc/CONTRACT.md not found beside the clone (or set PKGSRC_SAMPLES)")
+    found = (Path(env).parent if env else Path(__file__).resolve().parents[4] / "data") / "CONTRACT.md"
+    if not found.is_file():
+        raise RuntimeError("%s not found (see tests/data/README.md)" % found)
+    return found
 
 
 def _published_rows():

@@ -16,14 +16,12 @@ from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors i
 
 
 def _samples() -> Path:
+    """tests/data/samples (tests/data/README.md), or $PKGSRC_SAMPLES if set."""
     env = os.environ.get("PKGSRC_SAMPLES")
-    if env and (Path(env) / "pkgdb-final").is_dir():
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        cand = parent.parent / "shared" / "pkgsrc" / "samples"
-        if (cand / "pkgdb-final").is_dir():
-            return cand
-    raise RuntimeError("shared/pkgsrc/samples not found beside the clone (or set PKGSRC_SAMPLES)")
+    found = Path(env) if env else Path(__file__).resolve().parents[4] / "data" / "samples"
+    if not (found / "pkgdb-final").is_dir():
+        raise RuntimeError("real-tool samples not found in %s (see tests/data/README.md)" % found)
+    return found
 
 
 SAMPLES = _samples()

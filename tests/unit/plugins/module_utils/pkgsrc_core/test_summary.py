@@ -20,14 +20,12 @@ from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors i
 
 
 def _samples() -> Path:
+    """tests/data/samples (tests/data/README.md), or $PKGSRC_SAMPLES if set."""
     env = os.environ.get("PKGSRC_SAMPLES")
-    if env and (Path(env) / "pkg_summary-demo-repo").is_file():
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        cand = parent.parent / "shared" / "pkgsrc" / "samples"
-        if (cand / "pkg_summary-demo-repo").is_file():
-            return cand
-    raise RuntimeError("shared/pkgsrc/samples not found beside the clone (or set PKGSRC_SAMPLES)")
+    found = Path(env) if env else Path(__file__).resolve().parents[4] / "data" / "samples"
+    if not (found / "pkg_summary-demo-repo").is_file():
+        raise RuntimeError("real-tool samples not found in %s (see tests/data/README.md)" % found)
+    return found
 
 
 SAMPLES = _samples()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,12 @@ from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors i
 
 
 def _samples() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        cand = parent.parent / "shared" / "pkgsrc" / "samples" / "dewey-cases.tsv"
-        if cand.is_file():
-            return cand
-    raise RuntimeError("shared/pkgsrc/samples/dewey-cases.tsv not found beside the clone")
+    """tests/data/samples/dewey-cases.tsv (tests/data/README.md), or in $PKGSRC_SAMPLES if set."""
+    env = os.environ.get("PKGSRC_SAMPLES")
+    found = (Path(env) if env else Path(__file__).resolve().parents[4] / "data" / "samples") / "dewey-cases.tsv"
+    if not found.is_file():
+        raise RuntimeError("%s not found (see tests/data/README.md)" % found)
+    return found
 
 
 def _real_cases():
