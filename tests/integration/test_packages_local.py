@@ -17,7 +17,8 @@ from pkgsrc_core.pkgdb import read_pkgdb
 from pkgsrc_core.runner import SubprocessRunner
 from tests.fixtures.demo import build_demo_repo, hello_spec
 from tests.fixtures.local import make_local_prefix, serve, tree_hash
-from tests.fixtures.repo import add_packages, corrupt_summary
+from tests.fixtures.packages import PackageSpec
+from tests.fixtures.repo import add_packages, build_repo, corrupt_summary
 from tests.sim.launcher import read_log
 
 PKG_TOOLS = ("pkgin", "pkg_add", "pkg_delete", "pkg_admin", "pkg_info")
@@ -227,3 +228,55 @@ def test_repository_configuration_then_nothing_then_check(site, tmp_path):
     assert "PKG_PATH=%s;%s/2025Q3/All\n" % (url, other) in pkg_install_conf
     assert "php>=8.1<8.2" in (local.prefix / "etc" / "pkgin" / "preferred.conf").read_text()
     assert not manage_repository(request, layout, SubprocessRunner())["changed"]
+
+
+@pytest.fixture()
+def two_repos(site, tmp_path):
+    """site, plus a second repository (big-1.0 only) served beside the first."""
+    local, all_dir, server = site
+    extra_all = build_repo(tmp_path / "extra", [PackageSpec("big", "1.0", comment="big-1.0 test",
+                                                            prefix=str(local.prefix))])
+    assert extra_all.name == "All"
+    with serve(tmp_path / "extra") as (extra_url, _extra_server):
+        yield local, extra_url + "/All"
+    del all_dir, server
+
+
+def test_added_repository_then_install_from_it(two_repos):
+    """Issue 17 on the stand-ins: the repository module adds a second repository (the first kept),
+    then the package module installs what only the second one has; changed, then not changed."""
+    from pkgsrc_core.repository import RepositoryRequest, manage_repository  # pylint: disable=import-outside-toplevel
+
+    local, extra = two_repos
+    layout = layout_for_prefix(str(local.prefix))
+    first = (local.prefix / "etc" / "pkgin" / "repositories.conf").read_text().split()[-1]
+    request = RepositoryRequest((first, extra))
+    added = manage_repository(request, layout, SubprocessRunner())
+    assert added["changed"] and [c["argv"][1:] for c in added["commands"]] == [["-f", "-y", "update"]]
+    assert not manage_repository(request, layout, SubprocessRunner())["changed"]
+    result = converge(local, "big")
+    assert result.changed and "big-1.0" in installed(local), result.messages
+    assert not any("reloaded" in m for m in result.messages)
+    assert not converge(local, "big").changed
+    # update_cache now takes the cheap update: the list pkgin loaded is the list configured.
+    mark = len(calls(local))
+    converge(local, "big", update_cache=True)
+    assert [e["argv"] for e in calls(local)[mark:]] == [["-y", "update"]]
+
+
+def test_pkgin_database_lagging_behind_the_summaries_is_reloaded_once(two_repos):
+    """A repository added by hand and loaded with a plain `pkgin update` (pkgin then keeps none of
+    its packages): the install reloads pkgin's database once with -f and runs the batch again."""
+    local, extra = two_repos
+    conf = local.prefix / "etc" / "pkgin" / "repositories.conf"
+    pkgin = str(local.prefix / "bin" / "pkgin")
+    assert SubprocessRunner().run([pkgin, "-y", "update"]).rc == 0
+    conf.write_text(conf.read_text() + extra + "\n")
+    assert SubprocessRunner().run([pkgin, "-y", "update"]).rc == 0
+    mark = len(calls(local))
+    result = converge(local, "big")
+    assert result.changed and "big-1.0" in installed(local)
+    assert any("reloaded it with pkgin -f update" in m for m in result.messages), result.messages
+    assert [e["argv"] for e in calls(local)[mark:] if e["tool"] == "pkgin"] == [
+        ["-y", "install", "big-1.0"], ["-f", "-y", "update"], ["-y", "install", "big-1.0"]]
+    assert not converge(local, "big").changed

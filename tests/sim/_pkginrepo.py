@@ -1,11 +1,20 @@
 """pkgin's remote package database, kept as JSON in <PKGIN_DBDIR>/pkgin-sim.json.
 
-`pkgin update` fetches <repo>/pkg_summary.{zst,xz,bz2,gz} (zst only when the `zstandard`
-module is importable); when its SHA-256 is the one stored, the database "is up-to-date"
+Shaped like the real pkgin.db (pkgin.sql), because pkgin's behaviour follows from it:
+REPOS (url, "mtime" in ROWID order), REMOTE_PKG rows with an integer PKG_ID (the primary
+key) and a unique FULLPKGNAME, and the DEPENDS/CONFLICTS/PROVIDES/REQUIRES/SUPERSEDES
+tables as (pkg_id, value) rows. As in summary.c insert_remote_summary(), a run numbers the
+packages it loads from 1 (a `static int pkgid`), the dependent rows are written whatever
+happens to the package row, and a package row that collides with a stored PKG_ID or
+FULLPKGNAME is skipped without a word; the repository's "mtime" is recorded all the same.
+That is why a repository ADDED next to a loaded one is downloaded but loaded only by
+`pkgin -f update` (see pkgin.py and samples/pkgin-added-repository.md).
+
+`fetch` gets <repo>/pkg_summary.{zst,xz,bz2,gz} (zst only when the `zstandard` module is
+importable). The "mtime" stored is the summary's SHA-256: the same digest means "up-to-date"
 (the real pkgin asks with If-Modified-Since, whose one-second resolution misses a repository
-rebuilt within the same second, as tests do); otherwise it is parsed with pkgsrc_core.summary
-and the records are stored with the repository list. Every other command resolves against
-this local copy, never the network.
+rebuilt within the same second, as tests do). Summaries are parsed with pkgsrc_core.summary.
+Every command other than update resolves against this copy, never the network.
 """
 from __future__ import annotations
 
@@ -102,18 +111,36 @@ class RepoError(Exception):
         self.reason = reason
 
 
+@dataclass
+class Fetched:
+    """A summary that is newer than the stored one."""
+
+    file: str
+    digest: str
+    records: List[Dict[str, object]]
+
+
 class RemoteDb:
-    """The local copy of the repositories' summaries."""
+    """The local copy of the repositories' summaries (the REPOS and REMOTE_* tables)."""
+
+    VERSION = 2
 
     def __init__(self, dbdir: str) -> None:
         self.dbdir = dbdir
         self.path = os.path.join(dbdir, STATE_NAME)
-        self.state: Dict[str, Any] = {"version": 1, "repos": [], "remote": {}}
+        self.created = False
+        state: Dict[str, Any] = {}
         try:
             with open(self.path, encoding="utf-8") as handle:
-                self.state = json.load(handle)
+                state = json.load(handle)
         except (OSError, ValueError):
             pass
+        if state.get("version") != self.VERSION:
+            # pkgindb_open(): a new or re-created database (schema change) asks for a refresh.
+            state = {"version": self.VERSION, "repos": [], "rows": [],
+                     "tables": {key: [] for key, _attr in LIST_FIELDS}}
+            self.created = True
+        self.state = state
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -126,24 +153,6 @@ class RemoteDb:
         finally:
             os.close(fd)
 
-    @property
-    def repos(self) -> List[str]:
-        """Repositories the copy was made from."""
-        return list(self.state.get("repos", []))
-
-    def remote_entry(self, url: str) -> Optional[Dict[str, Any]]:
-        """Stored data of one repository."""
-        return self.state.get("remote", {}).get(url)
-
-    def packages(self) -> List[Remote]:
-        """Every stored record, repository by repository."""
-        result = []
-        for url in self.repos:
-            entry = self.remote_entry(url) or {}
-            for record in entry.get("packages", []):
-                result.append(Remote(record))
-        return result
-
     def save(self) -> None:
         """Write the JSON atomically."""
         os.makedirs(self.dbdir, exist_ok=True)
@@ -152,27 +161,111 @@ class RemoteDb:
             json.dump(self.state, handle)
         os.replace(tmp, self.path)
 
+    # --- REPOS ---------------------------------------------------------------------------------
+    @property
+    def repos(self) -> List[str]:
+        """Recorded repositories, in ROWID order."""
+        return [url for url, _mtime in self.state["repos"]]
+
+    def mtime(self, url: str) -> str:
+        """pkg_sum_mtime(): the stored "mtime" ("" for 0, never loaded)."""
+        for known, mtime in self.state["repos"]:
+            if known.startswith(url):  # REPO_URL GLOB url || '*'
+                return str(mtime)
+        return ""
+
+    def record_repos(self, urls: List[str]) -> None:
+        """repo_record(): add configured repositories not yet recorded, with mtime 0."""
+        for url in urls:
+            if url not in self.repos:
+                self.state["repos"].append([url, ""])
+
+    def set_mtime(self, url: str, mtime: str) -> None:
+        """UPDATE_REPO_MTIME."""
+        for item in self.state["repos"]:
+            if item[0] == url:
+                item[1] = mtime
+
+    def forget_repo(self, url: str) -> None:
+        """pdb_delete_remote(): the repository's packages, then its REPOS row."""
+        self.delete_packages(url)
+        self.state["repos"] = [item for item in self.state["repos"] if item[0] != url]
+
+    # --- REMOTE_PKG and its tables --------------------------------------------------------------
+    def delete_packages(self, url: str) -> None:
+        """delete_remote_tbl(): the dependent rows of packages whose REPOSITORY starts with url
+        (DELETE_REMOTE uses GLOB url || '*'), then the REMOTE_PKG rows of exactly url."""
+        ids = {row["PKG_ID"] for row in self.state["rows"] if str(row.get("REPO", "")).startswith(url)}
+        for key, _attr in LIST_FIELDS:
+            self.state["tables"][key] = [item for item in self.state["tables"][key] if item[0] not in ids]
+        self.state["rows"] = [row for row in self.state["rows"] if row.get("REPO") != url]
+
+    def insert_summary(self, url: str, records: List[Dict[str, object]], pkgid: int) -> int:
+        """insert_remote_summary(): load records numbered from pkgid; returns the next pkgid.
+
+        The dependent rows go in under pkgid whether or not the package row does, and a row
+        whose PKG_ID or FULLPKGNAME is taken is skipped silently (insert_pkg()).
+        """
+        rows = self.state["rows"]
+        taken_ids = {row["PKG_ID"] for row in rows}
+        taken_names = {row["PKGNAME"] for row in rows}
+        for record in records:
+            row = {k: v for k, v in record.items() if k not in dict(LIST_FIELDS)}
+            for key, _attr in LIST_FIELDS:
+                values = record.get(key)
+                for value in values if isinstance(values, list) else []:
+                    self.state["tables"][key].append([pkgid, value])
+            row["PKG_ID"] = pkgid
+            row["REPO"] = url
+            if pkgid not in taken_ids and row["PKGNAME"] not in taken_names:
+                rows.append(row)
+                taken_ids.add(pkgid)
+                taken_names.add(str(row["PKGNAME"]))
+            pkgid += 1
+        return pkgid
+
+    def count(self, url: str) -> int:
+        """SELECT count(*) FROM remote_pkg WHERE repository = url."""
+        return sum(1 for row in self.state["rows"] if row.get("REPO") == url)
+
+    def packages(self) -> List[Remote]:
+        """Every stored package joined with its dependent rows, repository by repository
+        (REMOTE_PKG INNER JOIN REPOS ORDER BY REPOS.ROWID), in the order they were loaded."""
+        lists: Dict[int, Dict[str, List[str]]] = {}
+        for key, _attr in LIST_FIELDS:
+            for pkgid, value in self.state["tables"][key]:
+                lists.setdefault(pkgid, {}).setdefault(key, []).append(value)
+        result = []
+        for url in self.repos:
+            for row in self.state["rows"]:
+                if row.get("REPO") != url:
+                    continue
+                record = dict(row)
+                for key, _attr in LIST_FIELDS:
+                    record[key] = lists.get(row["PKG_ID"], {}).get(key, [])
+                result.append(Remote(record))
+        return result
+
     @staticmethod
-    def fetch(url: str, previous: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-        """New data for a repository, or None when it is up to date. Raises RepoError."""
+    def fetch(url: str, mtime: str) -> Optional[Fetched]:
+        """fetch_summary(): the summary when it is not the one stored (mtime "" forces),
+        None when up to date. Raises RepoError."""
         last_error: Optional[RepoError] = None
         for ext in _extensions():
             name = "pkg_summary." + ext
             target = _pkgfetch.join(url, name)
             try:
-                data, modified = _pkgfetch.fetch(target)
+                data, _modified = _pkgfetch.fetch(target)
             except _pkgfetch.FetchError as exc:
                 last_error = RepoError(target, str(exc))
                 continue
             digest = hashlib.sha256(data).hexdigest()
-            if previous and previous.get("sha256") == digest:
+            if mtime and mtime == digest:
                 return None
             try:
                 records = parse_summary(data)
             except SummaryError as exc:
                 last_error = RepoError(target, exc.message)
                 continue
-            for record in records:
-                record["REPO"] = url
-            return {"file": name, "last_modified": modified, "sha256": digest, "packages": records}
+            return Fetched(name, digest, records)
         raise last_error or RepoError(url, "no summary")

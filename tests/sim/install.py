@@ -7,8 +7,8 @@
 
 Each launcher has the layout's paths compiled in (PREFIX, PKG_DBDIR, SYSCONFDIR, VARBASE) as
 the real tools do, plus the state directories of the SMF and launchd stand-ins
-(<VARBASE>/sim/smf, <VARBASE>/sim/launchd) and, when ../shared/pkgsrc/smf holds it, the SMF
-DTD (copied to libexec/pkgsrc-sim/smf/) for svccfg's validation. The OS tools' real
+(<VARBASE>/sim/smf, <VARBASE>/sim/launchd) and the SMF DTD (tests/data/smf, copied to
+libexec/pkgsrc-sim/smf/) for svccfg's validation. The OS tools' real
 locations are in OS_TOOL_PATHS; a test host links them there.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ OS_TOOL_PATHS: Dict[str, str] = {
 }
 """Where the real OS tools live, for the stand-ins that have no pkgsrc package."""
 
-_DTD = SIM_DIR.parent.parent.parent / "shared" / "pkgsrc" / "smf" / "service_bundle.dtd.1"
+_DTD = SIM_DIR.parent / "data" / "smf" / "service_bundle.dtd.1"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@
 
 Repositories come from $PKG_REPOS (space-separated) or <SYSCONFDIR>/pkgin/repositories.conf;
 pins from <SYSCONFDIR>/pkgin/preferred.conf. The remote summaries are kept in
-<VARBASE>/db/pkgin/ (see _pkginrepo); `update` refreshes them, the other commands use the
-local copy, and the first command after the repository list changed refreshes it first.
+<VARBASE>/db/pkgin/ (see _pkginrepo); `update` refreshes them (install and upgrade quietly,
+too), the other commands use the local copy. As in the real pkgin, only a new database, -f or
+a repository REMOVED from the list forces a full reload ("cleaning database from URL
+entries..."); a repository ADDED next to a loaded one is downloaded by the next update but its
+packages do not go in until `pkgin -f update` (_pkginrepo.RemoteDb.insert_summary says why).
 Packages are downloaded to <VARBASE>/db/pkgin/cache/ and installed through the pkg_add code
 in-process (pkg_add -DU, -ADU for dependencies; removals as pkg_delete -f, then pkg_admin
 rebuild-tree); pkg_install's messages go to <VARBASE>/db/pkgin/pkg_install-err.log. Being
@@ -137,6 +140,8 @@ class Pkgin:
         self.cache = os.path.join(self.dbdir, "cache")
         self.errlog = os.path.join(self.dbdir, "pkg_install-err.log")
         self.remote_db = RemoteDb(self.dbdir)
+        self.force_fetch = False  # summary.c's force_fetch: -f, or a repository was removed
+        self.next_pkgid = 1  # summary.c's `static int pkgid` of insert_remote_summary()
         self.yes = False
         self.no = False
         self.pflag = False
@@ -167,46 +172,65 @@ class Pkgin:
         return [r.replace("$arch", machine).replace("$osrelease", release) for r in repos]
 
     # --- remote database ---------------------------------------------------------------------
-    def update_remote(self, force: bool, quiet: bool = False) -> bool:
-        """Refresh every repository's summary; False (message printed) on failure.
+    def open_db(self, force: bool) -> bool:
+        """What main.c does before any command: repo_record() then chk_repo_list().
 
-        quiet: the silent refresh pkgin makes before install and upgrade ("an explicit summary
-        update to avoid download mismatches if the repository has been recently updated"):
-        nothing printed, and a failure leaves the stored copy in use.
+        New repositories are recorded with mtime 0; recorded ones no longer configured are
+        deleted ("cleaning database from URL entries...") and force a full reload. Only that,
+        -f, or a new database (pkgindb_open()) make the refresh below happen: adding a
+        repository does not. Returns need_upgrade || need_refresh.
         """
-        if quiet:
-            write, warn = self.rep.write, self.rep.warn
-            self.rep.write = self.rep.warn = lambda *_args, **_kwargs: None  # type: ignore[method-assign]
-            try:
-                return self.update_remote(force)
-            finally:
-                self.rep.write, self.rep.warn = write, warn  # type: ignore[method-assign]
-        repos = self.repositories()
         with self.remote_db.lock():
             self.remote_db = RemoteDb(self.dbdir)
-            remote: Dict[str, object] = {}
-            for url in repos:
-                self.rep.write("processing remote summary (%s)...\n" % url)
-                previous = None if force else self.remote_db.remote_entry(url)
-                try:
-                    fresh = RemoteDb.fetch(url, previous)
-                except RepoError as exc:
-                    self.rep.warn(str(exc))
-                    return False
-                if fresh is None:
-                    self.rep.write("database for %s is up-to-date\n" % url)
-                    remote[url] = previous or {}
-                else:
-                    self.rep.write("downloading %s done.\n" % fresh["file"])
-                    remote[url] = fresh
-            self.remote_db.state = {"version": 1, "repos": repos, "remote": remote}
+            need_upgrade = self.remote_db.created
+            configured = self.repositories()
+            self.remote_db.record_repos(configured)
+            for url in self.remote_db.repos:
+                if url not in configured:
+                    self.rep.write("cleaning database from %s entries...\n" % url)
+                    self.remote_db.forget_repo(url)
+                    self.force_fetch = True
+            self.force_fetch = self.force_fetch or force
             self.remote_db.save()
-        self._remote = None
-        return True
+        return need_upgrade or self.force_fetch
 
-    def need_refresh(self) -> bool:
-        """True when the stored copy was made from another repository list (or none)."""
-        return self.remote_db.repos != self.repositories() or not self.remote_db.repos
+    def update_remote(self, verbose: bool) -> bool:
+        """update_db(REMOTE_SUMMARY, verbose); False (message printed) when a summary could not
+        be fetched (the real pkgin exits there; what was done before stays done).
+
+        update_localdb() prints its two lines only when it reloads, and it reloads only when
+        forced: the quiet update_db(LOCAL_SUMMARY) at start-up has already absorbed any change
+        of the pkgdb. Each repository whose stored mtime matches is "up-to-date"; any other is
+        downloaded ("downloading FILE done." is printed even when not verbose) and loaded with
+        the package numbers of this run, starting at 1 (see RemoteDb.insert_summary), after which
+        its mtime is recorded whether or not its packages went in.
+        """
+        self.sync_local(verbose)
+        with self.remote_db.lock():
+            self.remote_db = RemoteDb(self.dbdir)
+            self.remote_db.record_repos(self.repositories())
+            try:
+                for url in self.repositories():
+                    if verbose:
+                        self.rep.write("processing remote summary (%s)...\n" % url)
+                    mtime = "" if self.force_fetch else self.remote_db.mtime(url)
+                    try:
+                        fresh = RemoteDb.fetch(url, mtime)
+                    except RepoError as exc:
+                        self.rep.warn(str(exc))
+                        return False
+                    if fresh is None:
+                        if verbose:
+                            self.rep.write("database for %s is up-to-date\n" % url)
+                        continue
+                    self.rep.write("downloading %s done.\n" % fresh.file)
+                    self.remote_db.delete_packages(url)
+                    self.next_pkgid = self.remote_db.insert_summary(url, fresh.records, self.next_pkgid)
+                    self.remote_db.set_mtime(url, fresh.digest)
+            finally:
+                self.remote_db.save()
+                self._remote = None
+        return True
 
     def remote(self) -> List[Remote]:
         """Available packages (those without a valid FILE_SIZE are dropped, with a warning)."""
@@ -229,7 +253,9 @@ class Pkgin:
         except PkgsrcError as exc:
             self.rep.warn(exc.message)
             return []
-        return [Local(full=pkg.pkgname, comment=pkg.comment, keep=not pkg.automatic, pkgpath=pkg.pkgpath,
+        keep = self.remote_db.state.get("local", {}).get("keep", {})
+        return [Local(full=pkg.pkgname, comment=pkg.comment, keep=keep.get(pkg.pkgname, not pkg.automatic),
+                      pkgpath=pkg.pkgpath,
                       build_date=pkg.build_info.get("BUILD_DATE", ""), size_pkg=pkg.size_pkg or 0,
                       depends=list(pkg.depends)) for pkg in pkgdb]
 
@@ -488,10 +514,43 @@ class Pkgin:
         with open(self.errlog, "a", encoding="utf-8") as log:
             Admin(self.settings, _pkgconf.Reporter("pkg_admin", log, log), quiet=True).rebuild_tree(quiet=True)
 
-    def local_summary(self) -> None:
-        """update_db(LOCAL_SUMMARY): the local package list is read from the pkgdb each time."""
-        self.rep.write("reading local summary...\n")
-        self.rep.write("processing local summary...\n")
+    def sync_local(self, verbose: bool) -> None:
+        """update_localdb(): pkgin's copy of the installed packages (here: their keep flags) is
+        re-read only when forced or when PKG_DBDIR's own mtime changed since the last read
+        (pkg_db_mtime()), printing "reading/processing local summary..." when verbose. Marking
+        a package automatic (pkg_admin set/unset, which writes inside the package's directory)
+        leaves that mtime alone, so pkgin keeps the old flag until `pkgin -f update`.
+        """
+        try:
+            mtime: Optional[int] = os.stat(self.db.dbdir).st_mtime_ns
+        except OSError:
+            mtime = None  # pkg_db_mtime(): "No pkgdb, just return up-to-date" (unless forced)
+        if mtime is None and not self.force_fetch:
+            return
+        with self.remote_db.lock():
+            self.remote_db = RemoteDb(self.dbdir)
+            self._remote = None
+            stored = self.remote_db.state.get("local", {})
+            if stored.get("mtime_ns") == mtime and not self.force_fetch:
+                return
+            if verbose:
+                self.rep.write("reading local summary...\n")
+                self.rep.write("processing local summary...\n")
+            try:
+                pkgdb = read_pkgdb(self.db.dbdir)
+            except PkgsrcError:
+                pkgdb = ()
+            self.remote_db.state["local"] = {"mtime_ns": mtime,
+                                             "keep": {pkg.pkgname: not pkg.automatic for pkg in pkgdb}}
+            self.remote_db.save()
+
+    def _set_keep(self, full: str, keep: bool) -> None:
+        """pkg_keep(): the LOCAL_PKG flag changes with the pkgdb's."""
+        with self.remote_db.lock():
+            self.remote_db = RemoteDb(self.dbdir)
+            self._remote = None
+            self.remote_db.state.setdefault("local", {}).setdefault("keep", {})[full] = keep
+            self.remote_db.save()
 
     def _cached_ok(self, path: str, rpkg: Remote) -> bool:
         try:
@@ -528,20 +587,20 @@ class Pkgin:
                     continue
                 os.symlink(source, target)
             else:
-                self.rep.write("[%d/%d] downloading %s" % (i, total, fname))
                 try:
                     data = _pkgfetch.fetch_bytes(url)
                 except _pkgfetch.FetchError as exc:
-                    self.rep.write("\n")
-                    self.rep.err.write("download error: %s: %s\n" % (url, exc))
+                    # download_pkg(): fetchXGet() failed, before any "[i/n] downloading" (real
+                    # transcripts-2 #143: "download error: URL Not Found" on stderr only)
+                    self.rep.err.write("download error: %s %s\n" % (url, exc))
                     rc = 1
                     item.action = "failed"
                     if not self.confirm(False):
                         raise SystemExit(rc) from exc
                     continue
+                self.rep.write("[%d/%d] downloading %s done.\n" % (i, total, fname))
                 with open(target, "wb") as handle:
                     handle.write(data)
-                self.rep.write(" done.\n")
             if os.path.getsize(target) != assert_rpkg.number("FILE_SIZE"):
                 os.unlink(target)
                 self.rep.err.write("download error: %s size does not match pkg_summary\n" % assert_rpkg.full)
@@ -640,7 +699,7 @@ class Pkgin:
             if self.install_items(ordered):
                 rc = 1
             self.rebuild_tree()
-        self.local_summary()
+        self.sync_local(verbose=True)
         return rc
 
     # --- commands ------------------------------------------------------------------------------------
@@ -722,7 +781,7 @@ class Pkgin:
             with self.db.lock():
                 self.remove_packages(ordered)
                 self.rebuild_tree()
-            self.local_summary()
+            self.sync_local(verbose=True)
         return rc
 
     def _local_closure(self, full: str, found: List[str], local: List[Local]) -> None:
@@ -761,24 +820,28 @@ class Pkgin:
         if self.confirm(True):
             with self.db.lock():
                 self.remove_packages(ordered)
-            self.local_summary()
+            self.sync_local(verbose=True)
         return 0
 
     def cmd_keep(self, args: List[str], keep: bool) -> int:
         """keep / unkeep pkg ..."""
+        rc = 0
         with self.db.lock():
             for arg in args:
                 lpkg = self.find_local(arg)
                 if lpkg is None:
                     self.rep.write("no such installed package %s\n" % arg)
+                    rc = 1
                     continue
                 if keep and not lpkg.keep:
                     self.rep.write("marking %s as non auto-removable\n" % lpkg.full)
                     self.db.mark_automatic(lpkg.full, False)
+                    self._set_keep(lpkg.full, True)
                 elif not keep and lpkg.keep:
                     self.rep.write("marking %s as auto-removable\n" % lpkg.full)
                     self.db.mark_automatic(lpkg.full, True)
-        return 0
+                    self._set_keep(lpkg.full, False)
+        return rc
 
     def _label(self, full: str) -> str:
         return full.rsplit("-", 1)[0] if self.no_version else full
@@ -1063,11 +1126,10 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
         rep.warn("%s has no repositories or does not exist.\nNo PKG_REPOS variable to fallback to."
                  % os.path.join(settings.sysconfdir, "pkgin", "repositories.conf"))
         return 1
-    refreshed = False
-    if app.need_refresh() or (force and command != "update"):
-        if not app.update_remote(force):
-            return 1
-        refreshed = True
+    app.sync_local(verbose=False)  # main.c: update_db(LOCAL_SUMMARY, 0) before anything else
+    refreshed = app.open_db(force)
+    if refreshed and not app.update_remote(verbose=True):
+        return 1
     rest = args[1:]
     needs_arg = {"install": "specify at least one package to install", "remove": "specify at least one package "
                  "to remove", "keep": "specify at least one package to keep", "unkeep": "specify at least one "
@@ -1081,9 +1143,12 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
         rep.warn(needs_arg[command])
         return 1
     if command == "update":
-        return 0 if refreshed or app.update_remote(force) else 1
+        return 0 if refreshed or app.update_remote(verbose=True) else 1
     if command in ("install", "upgrade", "full-upgrade") and not refreshed:
-        app.update_remote(False, quiet=True)
+        # "make sure the remote databases are up-to-date to avoid mismatches" (main.c): quiet,
+        # but a summary that cannot be fetched ends the run.
+        if not app.update_remote(verbose=False):
+            return 1
     handlers = {
         "list": app.cmd_list, "avail": app.cmd_avail, "upgrade": app.cmd_upgrade, "full-upgrade": app.cmd_upgrade,
         "autoremove": app.cmd_autoremove, "export": app.cmd_export, "clean": app.cmd_clean, "stats": app.cmd_stats,
