@@ -3,7 +3,7 @@
 `pkgin update` fetches <repo>/pkg_summary.{zst,xz,bz2,gz} (zst only when the `zstandard`
 module is importable); when its SHA-256 is the one stored, the database "is up-to-date"
 (the real pkgin asks with If-Modified-Since, whose one-second resolution misses a repository
-rebuilt within the same second, as tests do); otherwise it is parsed with pkgsrc_core.summary
+rebuilt within the same second, as tests do); otherwise it is parsed with pkgsrc_core.packages.summary
 and the records are stored with the repository list. Every other command resolves against
 this local copy, never the network.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
 from pkgsrc_core.errors import SummaryError
-from pkgsrc_core.summary import iter_summary
+from pkgsrc_core.packages.summary import iter_summary
 
 from . import _pkgfetch
 
