@@ -32,7 +32,8 @@ TOP = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(TOP), str(TOP / "plugins" / "module_utils")]
 
 # pylint: disable=wrong-import-position
-from pkgsrc_core import bootstrap as bs  # noqa: E402
+from pkgsrc_core.bootstrap import plan as bs  # noqa: E402
+from pkgsrc_core.bootstrap.apply import bootstrap  # noqa: E402
 from tests.fixtures.gpg import make_signer  # noqa: E402
 from tests.fixtures.kits import kit_members  # noqa: E402
 from tests.fixtures.layouts import LAYOUTS  # noqa: E402
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
                                               prefix="/opt/pkg", root=str(root), cache_dir=str(tmp / "cache"),
                                               manage_path=False, pkgin_update=False)
                     start = time.monotonic()
-                    result = bs.bootstrap(req, probe=probe(tmp))
+                    result = bootstrap(req, probe=probe(tmp))
                     ours.append(time.monotonic() - start)
                     if not result.changed or not (root / "opt/pkg/share/big").is_dir():
                         raise SystemExit("bootstrap did not install the kit: %r" % (result,))

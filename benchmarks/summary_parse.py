@@ -1,4 +1,4 @@
-"""Benchmark: parse a repository-sized pkg_summary.gz with pkgsrc_core.summary, against zcat.
+"""Benchmark: parse a repository-sized pkg_summary.gz with pkgsrc_core.packages.summary, against zcat.
 
 Run:  .venv/bin/python benchmarks/summary_parse.py [--records 25000] [--runs 5]
                                                   [--out benchmarks/results/summary_parse.json]
@@ -176,7 +176,7 @@ def _vm_rss_kb() -> Optional[int]:
 
 def _child(mode: str, path: str) -> int:
     sys.path.insert(0, str(REPO / "plugins" / "module_utils"))
-    from pkgsrc_core.summary import SummaryIndex, iter_summary
+    from pkgsrc_core.packages.summary import SummaryIndex, iter_summary
 
     before = _vm_rss_kb()
     cpu_start = time.process_time()

@@ -74,7 +74,7 @@ refreshed:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.audit import audit
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.audit import audit
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.prefixes import select_prefix
 
 

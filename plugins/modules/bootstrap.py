@@ -227,7 +227,7 @@ method:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, exit_with, run
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.bootstrap_options import run_bootstrap
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.bootstrap.options import run_bootstrap
 
 SOURCE = dict(
     path=dict(type="path"), url=dict(type="str"), checksum=dict(type="str"), workdir=dict(type="path"),

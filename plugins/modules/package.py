@@ -144,8 +144,8 @@ prefix:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.converge import manage_packages
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages import PackageRequest
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.converge import manage_packages
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.plan import PackageRequest
 
 
 def main():

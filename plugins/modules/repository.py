@@ -89,7 +89,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, exit_with, run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.prefixes import select_prefix
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.repository import (
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.repository import (
     RepositoryRequest, manage_repository)
 
 

@@ -12,16 +12,16 @@ import logging
 from salt.exceptions import CommandExecutionError
 
 try:
-    from pkgsrc_core.converge import manage_packages, read_installed
-    from pkgsrc_core.audit import audit as core_audit
-    from pkgsrc_core.bootstrap_options import run_bootstrap
+    from pkgsrc_core.packages.converge import manage_packages, read_installed
+    from pkgsrc_core.packages.audit import audit as core_audit
+    from pkgsrc_core.bootstrap.options import run_bootstrap
     from pkgsrc_core.errors import PkgsrcError
     from pkgsrc_core.facts import gather_facts
-    from pkgsrc_core.packages import PackageRequest
+    from pkgsrc_core.packages.plan import PackageRequest
     from pkgsrc_core.prefixes import find_prefixes, select_prefix
-    from pkgsrc_core.repository import RepositoryRequest, manage_repository
-    from pkgsrc_core.catalogue import load_catalogue, repository_urls
-    from pkgsrc_core.pkgtools import summary_cache_dir
+    from pkgsrc_core.packages.repository import RepositoryRequest, manage_repository
+    from pkgsrc_core.packages.catalogue import load_catalogue, repository_urls
+    from pkgsrc_core.packages.tools import summary_cache_dir
     from pkgsrc_core.runner import SubprocessRunner
     from pkgsrc_core.versions import best_match, dewey_cmp, split_pkgname
 

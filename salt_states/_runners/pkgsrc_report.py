@@ -16,10 +16,10 @@ import salt.client
 from salt.exceptions import SaltInvocationError
 
 try:
-    from pkgsrc_core import report as core_report
-    from pkgsrc_core import report_cli
+    from pkgsrc_core.report import model as core_report
+    from pkgsrc_core.report import cli as report_cli
     from pkgsrc_core.errors import PkgsrcError
-    from pkgsrc_core.report_input import host_input, load_desired
+    from pkgsrc_core.report.inputs import host_input, load_desired
 
     HAS_CORE = True
 except ImportError:  # pragma: no cover - reported by __virtual__

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from pkgsrc_core import bootstrap as bs
+from pkgsrc_core.bootstrap import plan as bs
+
+from pkgsrc_core.bootstrap.apply import bootstrap
 from pkgsrc_core.errors import PkgsrcError
 from tests.fixtures._tar import Member
 from tests.fixtures.gpg import make_signer
@@ -134,10 +136,10 @@ def test_bootstrap_kit_into_root(tmp_path, served, signer, layout_name):
                                   repositories=("https://pkgsrc.example/All",))
     probe = probe_for(layout_name, tmp_path / "home")
 
-    checked = bs.bootstrap(req, check_mode=True, probe=probe)
+    checked = bootstrap(req, check_mode=True, probe=probe)
     assert checked.changed and snapshot(root) == {}
 
-    result = bs.bootstrap(req, probe=probe)
+    result = bootstrap(req, probe=probe)
     assert result.changed
     assert any("signature of %s verified" % kit.name in m for m in result.messages)
     assert result.layout["pkg_dbdir"] == layout.pkg_dbdir
@@ -154,11 +156,11 @@ def test_bootstrap_kit_into_root(tmp_path, served, signer, layout_name):
     assert not list((tmp_path / "cache").glob("*" + kit.name))  # the downloaded kit is dropped when done
 
     before = snapshot(root)
-    again = bs.bootstrap(req, probe=probe)
+    again = bootstrap(req, probe=probe)
     assert again.changed is False and snapshot(root) == before
     assert again.existing["pkg_install"] and again.existing["pkgin"] and again.existing["bootstrapped_by_us"]
 
-    removed = bs.bootstrap(bs.BootstrapRequest(state="absent", root=str(root), catalogue=req.catalogue,
+    removed = bootstrap(bs.BootstrapRequest(state="absent", root=str(root), catalogue=req.catalogue,
                                                prefix=req.prefix), probe=probe)
     assert removed.changed and not prefix.exists()
     assert not (root / "etc/paths.d/10-pkgsrc").exists()
@@ -175,7 +177,7 @@ def test_wrong_signer_refused(tmp_path, served, signer, other_signer):
                               kit_key=base + "/trusted.asc", prefix="/opt/pkg", root=str(root),
                               cache_dir=str(tmp_path / "cache"))
     with pytest.raises(PkgsrcError) as err:
-        bs.bootstrap(req, probe=probe_for("sample", tmp_path))
+        bootstrap(req, probe=probe_for("sample", tmp_path))
     assert "not among the given keys" in str(err.value)
     assert snapshot(root) == {}
 
@@ -200,7 +202,7 @@ def test_every_hostile_kit_is_refused_with_nothing_written(tmp_path, served, sig
                                   kit_key=key_url, kit_fingerprint=signer.fingerprint, prefix=layout.prefix,
                                   root=str(root), cache_dir=str(tmp_path / "cache" / kind))
         with pytest.raises(PkgsrcError) as err:
-            bs.bootstrap(req, probe=probe_for("sample", tmp_path / "home"))
+            bootstrap(req, probe=probe_for("sample", tmp_path / "home"))
         message = str(err.value)
         assert EXPECTED[kit.hostile_reason] in message, (kind, message)
         if kit.hostile_member:
@@ -233,10 +235,11 @@ def _big_kit(path, count=1500, size=64 * 1024):
 RUNNER = """
 import json, sys
 sys.path.insert(0, {core!r})
-from pkgsrc_core import bootstrap as bs
+from pkgsrc_core.bootstrap import plan as bs
+from pkgsrc_core.bootstrap.apply import bootstrap
 req = bs.BootstrapRequest(kit_url={url!r}, kit_checksum={checksum!r}, prefix="/opt/pkg", root={root!r},
                           cache_dir={cache!r}, manage_path=False)
-result = bs.bootstrap(req, probe=json.loads({probe!r}))
+result = bootstrap(req, probe=json.loads({probe!r}))
 print(json.dumps({{"changed": result.changed, "actions": list(result.actions)}}))
 """
 
@@ -275,16 +278,16 @@ def test_kill_during_extraction_then_rerun_converges(tmp_path):
 
     req = bs.BootstrapRequest(kit_url="file://%s" % kit, kit_checksum=checksum, prefix="/opt/pkg", root=str(root),
                               cache_dir=str(tmp_path / "cache"), manage_path=False)
-    plan_result = bs.bootstrap(req, check_mode=True, probe=probe)
+    plan_result = bootstrap(req, check_mode=True, probe=probe)
     assert plan_result.actions[0].startswith("remove staging left by an interrupted run")
-    result = bs.bootstrap(req, probe=probe)
+    result = bootstrap(req, probe=probe)
     assert result.changed
     assert any(a.startswith("removed stale staging directory") for a in result.actions)
     assert not [e for e in os.listdir(root / "opt") if e.startswith(".pkgsrc-bootstrap-staging-")]
     blobs = sorted(os.listdir(root / "opt/pkg/share/big"))
     assert len(blobs) == 1500 and all(os.path.getsize(root / "opt/pkg/share/big" / b) == 64 * 1024 for b in blobs)
     assert (root / "opt/pkg/etc/pkgsrc-deploy.json").is_file()
-    assert bs.bootstrap(req, probe=probe).changed is False
+    assert bootstrap(req, probe=probe).changed is False
 
 
 @pytest.mark.slow

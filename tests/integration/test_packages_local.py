@@ -9,11 +9,11 @@ import threading
 
 import pytest
 
-from pkgsrc_core.converge import converge_packages
+from pkgsrc_core.packages.converge import converge_packages
 from pkgsrc_core.errors import PkgsrcError
-from pkgsrc_core.packages import PackageRequest
+from pkgsrc_core.packages.plan import PackageRequest
 from pkgsrc_core.prefixes import layout_for_prefix
-from pkgsrc_core.pkgdb import read_pkgdb
+from pkgsrc_core.packages.pkgdb import read_pkgdb
 from pkgsrc_core.runner import SubprocessRunner
 from tests.fixtures.demo import build_demo_repo, hello_spec
 from tests.fixtures.local import make_local_prefix, serve, tree_hash
@@ -190,7 +190,7 @@ def test_concurrent_runs_on_one_prefix(site):
 
 
 def test_audit_with_real_vulnerability_list(site, samples_dir):
-    from pkgsrc_core.audit import audit, offline_audit  # pylint: disable=import-outside-toplevel
+    from pkgsrc_core.packages.audit import audit, offline_audit  # pylint: disable=import-outside-toplevel
 
     local, _all_dir, _server = site
     converge(local, "hello-1.0", "foo-tool")
@@ -209,7 +209,7 @@ def test_audit_with_real_vulnerability_list(site, samples_dir):
 
 
 def test_repository_configuration_then_nothing_then_check(site, tmp_path):
-    from pkgsrc_core.repository import RepositoryRequest, manage_repository  # pylint: disable=import-outside-toplevel
+    from pkgsrc_core.packages.repository import RepositoryRequest, manage_repository  # pylint: disable=import-outside-toplevel
 
     local, _all_dir, _server = site
     layout = layout_for_prefix(str(local.prefix))

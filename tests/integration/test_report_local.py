@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from pkgsrc_core.facts import gather_facts
-from pkgsrc_core.report_schema import REPORT_SCHEMA, validate
+from pkgsrc_core.report.schema import REPORT_SCHEMA, validate
 from pkgsrc_core.runner import SubprocessRunner
 from tests.fixtures.demo import foo_tool_spec, hello_spec, libfoo_spec
 from tests.fixtures.local import make_local_prefix
@@ -100,7 +100,7 @@ def _shapes(hosts):
 
 def run_cli(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT / "plugins" / "module_utils"))
-    return subprocess.run([sys.executable, "-m", "pkgsrc_core.report_cli"] + [str(a) for a in args],
+    return subprocess.run([sys.executable, "-m", "pkgsrc_core.report.cli"] + [str(a) for a in args],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=120, check=False)
 
 

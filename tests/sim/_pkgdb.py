@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from pkgsrc_core.errors import PkgsrcError
-from pkgsrc_core.pkgdb import parse_contents
+from pkgsrc_core.packages.pkgdb import parse_contents
 from pkgsrc_core.versions import best_match, pkg_match
 
 LOCK_SUFFIX = ".sim.lock"

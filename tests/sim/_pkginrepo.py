@@ -13,7 +13,7 @@ That is why a repository ADDED next to a loaded one is downloaded but loaded onl
 `fetch` gets <repo>/pkg_summary.{zst,xz,bz2,gz} (zst only when the `zstandard` module is
 importable). The "mtime" stored is the summary's SHA-256: the same digest means "up-to-date"
 (the real pkgin asks with If-Modified-Since, whose one-second resolution misses a repository
-rebuilt within the same second, as tests do). Summaries are parsed with pkgsrc_core.summary.
+rebuilt within the same second, as tests do). Summaries are parsed with pkgsrc_core.packages.summary.
 Every command other than update resolves against this copy, never the network.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
 from pkgsrc_core.errors import SummaryError
-from pkgsrc_core.summary import iter_summary
+from pkgsrc_core.packages.summary import iter_summary
 
 from . import _pkgfetch
 

@@ -14,7 +14,7 @@ import os
 import time
 from typing import Dict, List, Mapping, Optional
 
-from pkgsrc_core.pkgdb import parse_contents
+from pkgsrc_core.packages.pkgdb import parse_contents
 
 from . import _pkgconf, _pkgfetch, _pkgvuln
 from ._pkgdb import PkgDb, is_pkgpattern, plist_files, plist_values, safe_best, safe_match

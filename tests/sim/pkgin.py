@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, TextIO, Tuple
 
 from pkgsrc_core.errors import PkgsrcError
-from pkgsrc_core.pkgdb import read_pkgdb
+from pkgsrc_core.packages.pkgdb import read_pkgdb
 from pkgsrc_core.versions import dewey_cmp
 
 from . import _pkgconf, _pkgfetch

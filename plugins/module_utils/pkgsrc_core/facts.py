@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Optional
 
-from .audit import offline_audit
-from .catalogue import repository_urls
 from .errors import PkgsrcError
 from .layout import Layout
-from .pkgdb import read_pkgdb
+from .packages.audit import offline_audit
+from .packages.catalogue import repository_urls
+from .packages.pkgdb import read_pkgdb
 from .platforms import detect_host, probe_host
 from .prefixes import find_prefixes
 from .runner import Runner

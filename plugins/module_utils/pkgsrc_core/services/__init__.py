@@ -15,8 +15,19 @@ from typing import Any
 
 from ..errors import ServiceError
 from ..runner import Runner
-from .base import (STATES, Action, ServiceManager, ServicePlan, ServiceRef, ServiceRequest, ServiceResult,
-                   ServiceStatus, apply, ensure, plan_service)
+from .base import (
+    STATES,
+    Action,
+    ServiceManager,
+    ServicePlan,
+    ServiceRef,
+    ServiceRequest,
+    ServiceResult,
+    ServiceStatus,
+    apply,
+    ensure,
+    plan_service,
+)
 from .launchd import LaunchdManager
 from .rcd import RcdManager
 from .smf import SmfManager

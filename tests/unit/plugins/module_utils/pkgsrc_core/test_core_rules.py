@@ -45,3 +45,63 @@ def test_core_file_follows_the_rules(path):
     assert not asserts, "%s uses assert at lines %s" % (path.name, asserts)
     if source.strip():
         assert "from __future__ import annotations" in source, "%s lacks the annotations import" % path.name
+
+
+def _module_of(path):
+    parts = list(path.relative_to(CORE).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _core_imports(path):
+    """The core modules a file imports (relative imports resolved; `from . import x` counts x)."""
+    module = _module_of(path)
+    package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+    modules = {_module_of(p) for p in FILES}
+    out = set()
+    for node, name, level in _imports(ast.parse(path.read_text())):
+        if level == 0:
+            continue
+        base = package[:len(package) - (level - 1)] if level > 1 else package
+        target = ".".join([p for p in base + name.split(".") if p])
+        for alias in node.names:
+            sub = (target + "." if target else "") + alias.name
+            out.add(sub if sub in modules else target)
+    return {m for m in out if m != module}
+
+
+GRAPH = {_module_of(p): _core_imports(p) for p in FILES}
+
+
+def test_no_import_circles():
+    """No core module imports, directly or through others, a module that imports it back."""
+    def reach(start):
+        seen, todo = set(), list(GRAPH.get(start, ()))
+        while todo:
+            mod = todo.pop()
+            if mod not in seen:
+                seen.add(mod)
+                todo.extend(GRAPH.get(mod, ()))
+        return seen
+
+    circles = sorted(m for m in GRAPH if m in reach(m))
+    assert not circles, "import circles through: %s" % ", ".join(circles)
+
+
+ROOMS = ("bootstrap", "packages", "report", "services")
+# What a room may use of another room: the names its __init__.py documents.
+ALLOWED = {
+    "bootstrap": {"packages.pkgconf", "packages.tools"},
+    "packages": set(),
+    "report": {"packages.audit"},
+    "services": set(),
+    "": {"packages.audit", "packages.catalogue", "packages.pkgdb"},  # the base (facts.py)
+}
+
+
+def test_rooms_use_each_other_only_through_documented_modules():
+    for module, imports in GRAPH.items():
+        room = module.split(".")[0] if module.split(".")[0] in ROOMS else ""
+        for target in imports:
+            other = target.split(".")[0] if target.split(".")[0] in ROOMS else ""
+            if other and other != room:
+                assert target in ALLOWED[room], "%s uses %s: not a documented name of that room" % (module, target)

@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core import platforms
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import PkgsrcError
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.kits import select_kit
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.bootstrap.kits import select_kit
 
 CENTOS7_OS_RELEASE = """NAME="CentOS Linux"
 VERSION="7 (Core)"

@@ -1,0 +1,16 @@
+"""Room: bootstrap. Puts pkgsrc on a host: a published binary kit (downloaded, verified by
+checksum and GPG signature, every member checked, staged, moved into place) or pkgsrc's own
+bootstrap script from a source tree; then configuration, PATH and MANPATH. Also state=absent
+and state=upgraded.
+
+Files: plan (requests, host and filesystem probes, the plan as data; pure), apply (carries a plan
+out; `bootstrap()` detects, plans, locks and applies), options (the adapters' options and the
+one call they make), kits, download, gpg, archive, staging, source, shellenv, marker.
+
+Other rooms and the adapters use: `options.run_bootstrap`, `apply.bootstrap`, and the plan's
+types (`plan.BootstrapRequest`, `plan.BootstrapResult`). Data flows one way: plan <- apply
+<- options; this room uses the packages room for pkgin's configuration files (`packages.pkgconf`)
+and to record what pkgin's database was loaded from (`packages.tools.record_pkgin_loaded`).
+"""
+
+from __future__ import annotations

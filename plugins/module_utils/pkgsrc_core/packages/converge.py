@@ -1,0 +1,213 @@
+"""Converge a prefix's packages: read, plan, (check mode stops here), lock, re-plan, run, verify.
+
+This is the one call the Ansible module and the Salt functions make for packages.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from ..errors import CommandError, PkgsrcError
+from ..layout import Layout
+from ..lock import PkgdbLock
+from ..prefixes import select_prefix
+from ..runner import Runner
+from ..versions import compile_pattern
+from .catalogue import load_catalogue, repository_urls
+from .pkgdb import read_pkgdb
+from .plan import (
+    CatalogueNeeded,
+    Change,
+    Installed,
+    PackagePlan,
+    PackageRequest,
+    PackageResult,
+    plan_packages,
+    validate_names,
+)
+from .tools import (
+    Command,
+    configured_repositories,
+    is_update,
+    not_available,
+    pkg_add_commands,
+    pkgin_commands,
+    pkgin_update_command,
+    record_pkgin_loaded,
+    run_commands,
+    summary_cache_dir,
+    tool_path,
+)
+
+
+class NotBootstrappedError(PkgsrcError):
+    """The prefix has no package database."""
+
+
+def read_installed(pkg_dbdir: str) -> Dict[str, Installed]:
+    """name -> Installed, straight from the package database (no process)."""
+    if not os.path.isdir(pkg_dbdir):
+        raise NotBootstrappedError("no package database at %s: pkgsrc is not bootstrapped in this prefix"
+                                   % pkg_dbdir,
+                                   "bootstrap it first (pkgsrc.deploy.bootstrap / pkgsrc.bootstrap), "
+                                   "or give the prefix it was installed in")
+    out: Dict[str, Installed] = {}
+    for pkg in read_pkgdb(pkg_dbdir):
+        out[pkg.name] = Installed(pkg.pkgname, pkg.automatic, tuple(pkg.required_by))
+    return out
+
+
+def _plan(request: PackageRequest, installed: Dict[str, Installed], layout: Layout,
+          cache_dir: Optional[str]) -> PackagePlan:
+    def plan(available: Optional[Sequence[str]]) -> PackagePlan:
+        return plan_packages(request.names, request.state, installed, available,
+                             remove_dependants=request.remove_dependants,
+                             upgrade_all=request.upgrade, autoremove=request.autoremove,
+                             install_upgrades=request.install_upgrades)
+
+    refresh = request.update_cache or request.state == "latest" or request.upgrade or request.install_upgrades
+    try:
+        if request.state != "latest" and not request.upgrade and not request.install_upgrades:
+            return plan(None)
+    except CatalogueNeeded:
+        pass
+    catalogue = load_catalogue(repository_urls(layout.host(layout.sysconfdir)), cache_dir, refresh)
+    return plan(catalogue.pkgnames)
+
+
+def _pkgin_cache_full(layout: Layout) -> bool:
+    cache = layout.host(os.path.join(layout.varbase, "db", "pkgin", "cache"))
+    try:
+        return any(True for _unused in os.scandir(cache))
+    except OSError:
+        return False
+
+
+def _commands(plan: PackagePlan, request: PackageRequest, layout: Layout, use_pkgin: bool) -> List[Command]:
+    if use_pkgin:
+        return pkgin_commands(plan, layout, update_cache=request.update_cache,
+                              clean=request.clean and _pkgin_cache_full(layout))
+    return pkg_add_commands(plan, layout)
+
+
+def _predict(installed: Dict[str, Installed], plan: PackagePlan) -> List[str]:
+    names = {p.pkgname for p in installed.values()}
+    for change in plan.changes + plan.upgrade_all:
+        if change.action == "remove":
+            names.discard(change.pkgname)
+        else:
+            if change.current:
+                names.discard(change.current)
+            names.add(change.pkgname)
+    names.difference_update(plan.autoremove)
+    return sorted(names)
+
+
+def _verify(request: PackageRequest, layout: Layout, plan: PackagePlan) -> Dict[str, Installed]:
+    installed = read_installed(layout.host(layout.pkg_dbdir))
+    pkgnames = [p.pkgname for p in installed.values()]
+    missing: List[str] = []
+    for req in request.names:
+        matches = compile_pattern(req)
+        found = any(matches(p) for p in pkgnames)
+        if found != (request.state != "absent"):
+            missing.append(req)
+    for change in plan.changes:
+        if change.action in ("install", "upgrade", "downgrade") and change.pkgname not in pkgnames:
+            missing.append(change.pkgname)
+    if missing:
+        raise PkgsrcError("the package tools finished but the package database does not show %s as asked"
+                          % ", ".join(sorted(set(missing))),
+                          "look at the tool output in this result and at %s/db/pkgin/pkg_install-err.log"
+                          % layout.varbase)
+    return installed
+
+
+def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
+                      check_mode: bool = False) -> PackageResult:
+    """Bring the prefix's packages to the request. In check mode, plan and report only."""
+    installed = read_installed(layout.host(layout.pkg_dbdir))
+    use_pkgin = os.access(tool_path(layout, "pkgin"), os.X_OK)
+    backend = "pkgin" if use_pkgin else "pkg_install"
+    cache_dir = None if check_mode else summary_cache_dir(layout)
+    plan = _plan(request, installed, layout, cache_dir)
+    before = sorted(p.pkgname for p in installed.values())
+    if check_mode:
+        commands = _commands(plan, request, layout, use_pkgin)
+        return PackageResult(plan.changed or any(c.purpose.startswith("clean") for c in commands), plan,
+                             backend, tuple(c.as_dict() for c in commands),
+                             tuple(plan.summary_lines()), tuple(before), tuple(_predict(installed, plan)))
+    with PkgdbLock(layout.host(layout.pkg_dbdir), timeout=request.lock_timeout):
+        # Another run may have changed the prefix while this one waited: plan again.
+        installed = read_installed(layout.host(layout.pkg_dbdir))
+        before = sorted(p.pkgname for p in installed.values())
+        plan = _plan(request, installed, layout, cache_dir)
+        commands = _commands(plan, request, layout, use_pkgin)
+        notes: List[str] = []
+        done = _run(commands, runner, layout, notes)
+        after_installed = _verify(request, layout, plan) if commands else installed
+    after = sorted(p.pkgname for p in after_installed.values())
+    changed = plan.changed or before != after or any(c.purpose.startswith("clean") for c in commands)
+    return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines() + notes),
+                         tuple(before), tuple(after))
+
+
+def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: List[str]) -> List[Dict[str, object]]:
+    """Run the batches. When pkgin says a planned package "is not available in the repository"
+    (its database lags behind the summaries: samples/pkgin-added-repository.md), reload the
+    database once with `pkgin -f update` and run that batch again."""
+    done: List[Dict[str, object]] = []
+    reloaded = False
+    for cmd in commands:
+        try:
+            done.extend(run_commands([cmd], runner))
+        except CommandError as exc:
+            missing = not_available(exc) if cmd.purpose in ("install", "upgrade all") else []
+            if not missing or reloaded:
+                raise
+            reloaded = True
+            done.extend(run_commands([pkgin_update_command(layout, force=True)], runner))
+            record_pkgin_loaded(layout)
+            notes.append("pkgin's database did not list %s although the repositories' summaries offer %s: "
+                         "reloaded it with pkgin -f update and ran the batch again"
+                         % (", ".join(missing), "it" if len(missing) == 1 else "them"))
+            try:
+                done.extend(run_commands([cmd], runner))
+            except CommandError as again:
+                still = not_available(again)
+                if not still:
+                    raise
+                offering = ", ".join(configured_repositories(layout))
+                raise PkgsrcError(
+                    "pkgin refuses %s (\"not available in the repository\") even after reloading its database "
+                    "with pkgin -f update, while the summaries of %s offer %s"
+                    % (", ".join(still), offering, "it" if len(still) == 1 else "them"),
+                    "pkgin's database and the repositories' summaries disagree: check that pkgin can fetch "
+                    "every repository in %s/pkgin/repositories.conf (pkgin -f update shows it), then run "
+                    "again" % layout.sysconfdir) from None
+        else:
+            if is_update(cmd):
+                record_pkgin_loaded(layout)
+    return done
+
+
+def manage_packages(request: PackageRequest, prefix: Optional[str], pkg_dbdir: Optional[str], runner: Runner,
+                    check_mode: bool = False) -> Tuple[PackageResult, Optional[Layout]]:
+    """The adapters' one call: find the prefix, then converge (or, in check mode, plan).
+
+    In check mode a prefix that is not bootstrapped yet (a playbook that bootstraps it in an
+    earlier task) is reported as "would install" rather than as an error.
+    """
+    try:
+        layout = select_prefix(prefix, pkg_dbdir)
+        read_installed(layout.host(layout.pkg_dbdir))
+    except PkgsrcError as exc:
+        if not check_mode:
+            raise
+        validate_names(request.names)
+        wanted = tuple(request.names) if request.state != "absent" else ()
+        plan = PackagePlan(changes=tuple(Change("install", name, name) for name in wanted))
+        would = "install " + ", ".join(wanted) if wanted else "change nothing"
+        message = "%s; in check mode: would %s" % (exc.message, would)
+        return PackageResult(bool(wanted), plan, "none", (), (message,), (), wanted), None
+    return converge_packages(request, layout, runner, check_mode), layout

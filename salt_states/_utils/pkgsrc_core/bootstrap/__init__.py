@@ -1,0 +1,1 @@
+../../../../plugins/module_utils/pkgsrc_core/bootstrap/__init__.py

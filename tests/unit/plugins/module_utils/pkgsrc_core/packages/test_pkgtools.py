@@ -1,0 +1,60 @@
+"""The commands the pkgin backend builds, and when `pkgin update` is forced."""
+from __future__ import annotations
+
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import CommandError
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.layout import Layout
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.plan import Installed, plan_packages
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.tools import (
+    not_available, pkgin_commands, pkgin_loaded, pkgin_update_command, record_pkgin_loaded)
+
+
+def _layout(tmp_path, *urls):
+    layout = Layout(prefix="/opt/pkg", pkg_dbdir="/opt/pkg/pkgdb", sysconfdir="/opt/pkg/etc",
+                    varbase="/opt/pkg/var", root=str(tmp_path))
+    conf = tmp_path / "opt/pkg/etc/pkgin/repositories.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text("# repositories\n" + "".join(u + "\n" for u in urls))
+    return layout, conf
+
+
+def test_update_is_forced_until_the_loaded_list_is_known_then_when_it_changes(tmp_path):
+    layout, conf = _layout(tmp_path, "http://a/All")
+    pkgin = str(tmp_path / "opt/pkg/bin/pkgin")
+    assert pkgin_loaded(layout) is None
+    assert pkgin_update_command(layout).argv == (pkgin, "-f", "-y", "update")
+    record_pkgin_loaded(layout)
+    assert pkgin_loaded(layout) == ["http://a/All"]
+    assert pkgin_update_command(layout).argv == (pkgin, "-y", "update")  # the cheap one
+    conf.write_text("http://a/All\nhttp://b/All\n")  # a repository added beside the first
+    assert pkgin_update_command(layout).argv == (pkgin, "-f", "-y", "update")
+    record_pkgin_loaded(layout)
+    assert pkgin_update_command(layout).argv == (pkgin, "-y", "update")
+    assert pkgin_update_command(layout, force=True).argv == (pkgin, "-f", "-y", "update")
+    mode = (tmp_path / "opt/pkg/var/db/pkgsrc-deploy/pkgin-repositories").stat().st_mode & 0o777
+    assert mode == 0o644
+
+
+def test_upgrade_all_installs_the_planned_pkgnames(tmp_path):
+    layout, _conf = _layout(tmp_path, "http://a/All")
+    have = {"hello": Installed("hello-1.2"), "libfoo": Installed("libfoo-2.0nb1", True, ("foo-tool-3.2",)),
+            "foo-tool": Installed("foo-tool-3.2")}
+    plan = plan_packages([], "present", have, ["hello-1.1", "libfoo-2.0nb2", "foo-tool-3.2"], upgrade_all=True)
+    argvs = [c.argv[1:] for c in pkgin_commands(plan, layout)]
+    # Never `pkgin upgrade`: it would take hello-1.2 back to 1.1.
+    assert argvs == [("-y", "install", "libfoo-2.0nb2")]
+
+
+def test_not_available_reads_pkgin_s_own_words():
+    error = CommandError(["pkgin", "-y", "install", "big-1.0", "hello-1.1"], 1,
+                         "calculating dependencies...done.\nnothing to do.\n",
+                         "big-1.0 is not available in the repository\n")
+    assert not_available(error) == ["big-1.0"]
+    assert not_available(CommandError(["pkgin"], 1, "", "pkgin: Could not fetch URL: Not Found\n")) == []
+
+
+def test_autoremove_removes_exactly_the_planned_orphans(tmp_path):
+    layout, _conf = _layout(tmp_path, "http://a/All")
+    have = {"libfoo": Installed("libfoo-2.0nb1", True), "hello": Installed("hello-1.0", True)}
+    plan = plan_packages(["libfoo"], "present", have, None, autoremove=True)
+    assert [c.argv[1:] for c in pkgin_commands(plan, layout)] == [("-y", "keep", "libfoo"),
+                                                                   ("-y", "remove", "hello")]
