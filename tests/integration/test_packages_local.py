@@ -245,7 +245,7 @@ def two_repos(site, tmp_path):
 def test_added_repository_then_install_from_it(two_repos):
     """Issue 17 on the stand-ins: the repository module adds a second repository (the first kept),
     then the package module installs what only the second one has; changed, then not changed."""
-    from pkgsrc_core.repository import RepositoryRequest, manage_repository  # pylint: disable=import-outside-toplevel
+    from pkgsrc_core.packages.repository import RepositoryRequest, manage_repository  # pylint: disable=import-outside-toplevel
 
     local, extra = two_repos
     layout = layout_for_prefix(str(local.prefix))
