@@ -1,7 +1,8 @@
-"""Room: bootstrap. Puts pkgsrc on a host: a published binary kit (downloaded, verified by
-checksum and GPG signature, every member checked, staged, moved into place) or pkgsrc's own
-bootstrap script from a source tree; then configuration, PATH and MANPATH. Also state=absent
-and state=upgraded.
+"""Room bootstrap: put pkgsrc on a host (a verified binary kit, or from source), or remove or upgrade it.
+
+A published binary kit is downloaded, verified by checksum and GPG signature, every member
+checked, staged and moved into place; or pkgsrc's own bootstrap script runs from a source tree.
+Then the configuration, PATH and MANPATH.
 
 Files: plan (requests, host and filesystem probes, the plan as data; pure), apply (carries a plan
 out; `bootstrap()` detects, plans, locks and applies), options (the adapters' options and the

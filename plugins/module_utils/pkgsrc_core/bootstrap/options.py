@@ -1,4 +1,6 @@
-"""The user-facing bootstrap options (the same for the Ansible module and the Salt functions)
+"""The adapters' bootstrap options and the one call both make.
+
+The user-facing bootstrap options (the same for the Ansible module and the Salt functions)
 mapped onto BootstrapRequest, and the one call both adapters make.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Package management: plan from (desired, installed, available), then apply in batches.
+"""The package plan, pure: (desired, installed, available) -> actions; and the request and result types.
 
 The planner is pure: it takes the request, the installed packages (read from PKG_DBDIR by
 pkgdb.py) and, only when it needs them, the PKGNAMEs the repositories offer (their

@@ -1,4 +1,6 @@
-"""A prefix's repository configuration: pkgin's repositories.conf and preferred.conf, and
+"""A prefix's repository configuration, planned then written, and pkgin's database reloaded.
+
+pkgin's repositories.conf and preferred.conf, and
 pkg_install.conf's PKG_PATH and VERIFIED_INSTALLATION. Plan (file texts before/after, pure
 renderers from pkgconf.py), then write what changed atomically and refresh pkgin's database.
 """
