@@ -32,3 +32,38 @@ def samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+# Skips that may happen in CI, each with its reason (a reason text the skip message contains).
+# With PKGSRC_STRICT_SKIPS=1 (.ci/run sets it) any other skip fails the run: a test that skipped
+# because a tool went missing would otherwise leave CI green without having run.
+ALLOWED_SKIPS = {
+    "root reads everything": "the unreadable-file test cannot run as root, and CI runs as root",
+}
+
+
+_UNEXPECTED_SKIPS: list = []
+
+
+def _strict() -> bool:
+    return os.environ.get("PKGSRC_STRICT_SKIPS") == "1"
+
+
+def pytest_runtest_logreport(report):
+    if _strict() and report.skipped:
+        message = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr)
+        if not any(allowed in message for allowed in ALLOWED_SKIPS):
+            _UNEXPECTED_SKIPS.append("%s: %s" % (report.nodeid, message))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _UNEXPECTED_SKIPS and exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _UNEXPECTED_SKIPS:
+        terminalreporter.write_line("PKGSRC_STRICT_SKIPS=1: %d skip(s) not allowed in CI (see ALLOWED_SKIPS in "
+                                    "tests/conftest.py); failing the run:" % len(_UNEXPECTED_SKIPS), red=True)
+        for line in _UNEXPECTED_SKIPS:
+            terminalreporter.write_line("  " + line, red=True)
