@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import io
 import json
+import re
 import tarfile
 import time
 from dataclasses import dataclass
@@ -184,14 +185,17 @@ def stop_serving(host: Host, port: int) -> None:
 
 
 def replay(host: Host, records: Sequence[Mapping[str, object]],
-           before: Optional[Callable[[Key], None]] = None) -> Dict[Key, Outcome]:
-    """Run every record's argv with its environment (LC_ALL=C, PATH with /opt/pkg first), in order."""
+           before: Optional[Callable[[Key], None]] = None,
+           extra_env: Optional[Mapping[str, str]] = None) -> Dict[Key, Outcome]:
+    """Run every record's argv with its environment (LC_ALL=C, PATH with /opt/pkg first, then
+    extra_env), in order."""
     results: Dict[Key, Outcome] = {}
     for record in records:
         key = key_of(record)
         if before is not None:
             before(key)
         env = {"LC_ALL": "C", "PATH": CMD_PATH}
+        env.update(extra_env or {})
         env.update(record["env"])  # type: ignore[arg-type]
         proc = host.run(list(record["argv"]), env=env, check=False, timeout=120)  # type: ignore[call-overload]
         results[key] = Outcome(proc.returncode, proc.stdout, proc.stderr)
@@ -200,9 +204,13 @@ def replay(host: Host, records: Sequence[Mapping[str, object]],
 
 # --- comparing ----------------------------------------------------------------------------------
 
-def normalised(outcome: Outcome, sort_lines: bool) -> Dict[str, str]:
-    """rc, stdout, stderr after the contract test's MASKS (lines sorted for directory-order listings)."""
+def normalised(outcome: Outcome, sort_lines: bool, extra: Optional[Tuple[str, str]] = None) -> Dict[str, str]:
+    """rc, stdout, stderr after the contract test's MASKS and an extra (regex, replacement), if any
+    (lines sorted for directory-order listings)."""
     fields = {"rc": str(outcome.rc), "stdout": mask(outcome.stdout), "stderr": mask(outcome.stderr)}
+    if extra is not None:
+        for name in ("stdout", "stderr"):
+            fields[name] = re.sub(extra[0], extra[1], fields[name])
     if sort_lines:
         fields["stdout"] = "".join(sorted(fields["stdout"].splitlines(True)))
     return fields
@@ -224,13 +232,16 @@ Difference = Tuple[str, str, str]  # (step, note, field)
 
 
 def differences(left: Mapping[Key, Outcome], right: Mapping[Key, Outcome], keys: Sequence[Key],
-                sorted_keys: Iterable[Key] = ()) -> Dict[Difference, Tuple[str, ...]]:
-    """Every field that differs after normalising, with its changed lines (left '-', right '+')."""
+                sorted_keys: Iterable[Key] = (),
+                masks: Optional[Mapping[Key, Tuple[str, str]]] = None) -> Dict[Difference, Tuple[str, ...]]:
+    """Every field that differs after normalising (masks: (regex, replacement) per key, on both
+    sides), with its changed lines (left '-', right '+')."""
     unordered = set(sorted_keys)
+    masks = masks or {}
     found: Dict[Difference, Tuple[str, ...]] = {}
     for key in keys:
-        a = normalised(left[key], key in unordered)
-        b = normalised(right[key], key in unordered)
+        a = normalised(left[key], key in unordered, masks.get(key))
+        b = normalised(right[key], key in unordered, masks.get(key))
         for field in FIELDS:
             diff = line_diff(a[field], b[field])
             if diff:

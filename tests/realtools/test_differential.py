@@ -19,13 +19,15 @@ samples/transcripts.jsonl (48 real commands) is replayed in testbed hosts, in on
 samples/transcripts-2.jsonl is replayed the same way (two more hosts) on a second repository: the
 first one plus the real All/'s gtk2+ and libsigc++, and bench-pkg01-1.0/-1.1, bench-pkg02..60 and a
 py311-requests-2.31.0 placeholder made with the real pkg_create (recorded COMMENTs; other metadata
-and contents not recorded, so sizes differ). Only its first 81 commands are replayed, 01-dry-run to
-06-query (SCENARIO2_STOP), for lack of time so far: from 07-pkg_add on, the recording needs set-up
-still to be reconstructed from transcripts-2.md (the /scratch/files corrupt and "alone" package
-files, hello.1.edited, the /scratch/conf/*.conf files, the fault repositories on :18081, the second
-repository on :18082 with hello-1.2 and a rebuilt bench-pkg05, the tampered pkg-vulnerabilities,
-/scratch/keep.list, the mid-scenario kit reset) and step 155 reads pkgin.db with sqlite3, which the
-hosts lack and the stand-in does not write.
+and contents not recorded, so sizes differ). Its first 129 commands are replayed, 01-dry-run to
+08-pkg_admin (SCENARIO2_STOP), with HOME=/home/user and the files 07-pkg_add and 08-pkg_admin read
+made beforehand (SCENARIO2_SETUP: the /scratch/files corrupt and "alone" package files,
+hello.1.edited, the vulnerability list and a tampered copy; transcripts-2's own vulnerability list was
+not recorded, samples/pkgdb-final's is used). From 09-repo-faults on, the set-up is still to be
+reconstructed from transcripts-2.md (the /scratch/conf/*.conf files, the fault repositories on
+:18081, stopping and restarting :18080, the second repository on :18082 with hello-1.2 and a rebuilt
+bench-pkg05, /scratch/keep.list and bad.list, the mid-scenario kit reset) and step 155 reads pkgin.db
+with sqlite3, which the hosts lack and the stand-in does not write.
 
 Then recorded vs real-now and stand-in vs real-now are compared after the contract test's MASKS.
 Every difference must be in KNOWN with its exact changed lines and a reason; a KNOWN entry that
@@ -38,7 +40,7 @@ import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
 
@@ -47,6 +49,7 @@ from tests.realtools import KIT_NAME
 from tests.realtools.replay import (
     REPO_DIR,
     REPO_PORT,
+    VULN_FILE,
     adopt_build_info,
     bench_metadata,
     Difference,
@@ -78,10 +81,34 @@ PLUS_PACKAGES = ("gtk2+-2.24.33nb5.tgz", "libsigc++-2.10.8.tgz")
 PLACEHOLDERS = ("digest-20160304", "libfetch-2.38")
 
 # transcripts-2.jsonl is replayed up to this step (excluded): see the module docstring.
-SCENARIO2_STOP = ("07-pkg_add", "pkg_add -U of an older file (1.1 installed)")
+SCENARIO2_STOP = ("09-repo-faults", "clean the download cache")
+# What 07-pkg_add and 08-pkg_admin read, made on both hosts of scenario 2 before the replay: the package
+# files under /scratch/files (foo-tool alone, hello truncated to 100 bytes and to half, a text file, a tar.gz
+# without +CONTENTS), hello.1 with a line appended (from the repository's hello-1.1), and the vulnerability
+# list as /home/user/realpkgsrc/repo/pkg-vulnerabilities and edited as /scratch/pkg-vulnerabilities.tampered.
+SCENARIO2_SETUP = r"""
+set -eu
+repo=/srv/pkgsrc-repo/All
+mkdir -p /scratch/files/alone /scratch/files/trunc-head /scratch/files/trunc-half /home/user/realpkgsrc/repo
+cp $repo/foo-tool-3.2.tgz /scratch/files/alone/
+head -c 100 $repo/hello-1.1.tgz > /scratch/files/trunc-head/hello-1.1.tgz
+size=$(wc -c < $repo/hello-1.1.tgz)
+head -c $((size / 2)) $repo/hello-1.1.tgz > /scratch/files/trunc-half/hello-1.1.tgz
+echo 'not a package' > /scratch/files/notapkg-1.0.tgz
+mkdir -p /tmp/plain && echo plain > /tmp/plain/README && tar -czf /scratch/files/plain-1.0.tgz -C /tmp/plain README
+tar -xzOf $repo/hello-1.1.tgz man/man1/hello.1 > /scratch/files/hello.1.edited
+echo '.\" edited' >> /scratch/files/hello.1.edited
+gzip -dc %s > /home/user/realpkgsrc/repo/pkg-vulnerabilities
+sed 's/denial-of-service/remote-code-execution/' /home/user/realpkgsrc/repo/pkg-vulnerabilities \
+    > /scratch/pkg-vulnerabilities.tampered
+""" % VULN_FILE
+# $HOME when transcripts-2 was recorded (check-pkg-vulnerabilities -s names the keyring under it).
+SCENARIO2_ENV = {"HOME": "/home/user"}
+
 # transcripts-2 steps listing in directory order (readdir), compared as sorted lines.
 DIRECTORY_ORDER_2 = {("03-keep", "pkg_info -u: user-installed packages"),
-                     ("02-install-patterns", "after install with one unknown name")}
+                     ("02-install-patterns", "after install with one unknown name"),
+                     ("08-pkg_admin", "lsall with a dewey pattern")}
 
 KnownTable = Dict[Difference, Tuple[str, Tuple[str, ...]]]
 
@@ -99,6 +126,16 @@ KNOWN_STANDIN_VS_REAL: KnownTable = {
 }
 
 KNOWN_RECORDED_VS_REAL_2: KnownTable = {
+    ("08-pkg_admin", "check all with a missing and a modified file", "stdout"): (
+        "environment: pkg_admin check walks the pkgdb in directory (readdir) order, so hello-1.1's message "
+        "comes after another number of progress dots",
+        ("-........../opt/pkg/man/man1/hello.1 fails MD5 checksum", "-.....",
+         "+/opt/pkg/man/man1/hello.1 fails MD5 checksum", "+...............")),
+    ("08-pkg_admin", "audit-pkg of a vulnerable version (not installed)", "stdout"): (
+        "environment: transcripts-2's vulnerability list was not recorded; the hosts use samples/pkgdb-final's",
+        ("-Package hello-1.0 has a remote-code-execution vulnerability, see https://example.org/CVE-2026-0001",
+         "+Package hello-1.0 has a denial-of-service vulnerability, see "
+         "https://example.org/advisories/HELLO-2025-0001")),
     ("06-query", "stats", "stdout"): (
         "environment: sizes (not in MASKS): the bench packages here are rebuilt with other contents, and the "
         "bootstrap packages are re-packed from the kit",
@@ -107,55 +144,44 @@ KNOWN_RECORDED_VS_REAL_2: KnownTable = {
 }
 
 KNOWN_STANDIN_VS_REAL_2: KnownTable = {
-    ("02-install-patterns", "install names with plus signs", "stdout"): (
-        "stand-in bug: packages of the same dependency level are installed in the other order (the real pkgin "
-        "installs libsigc++ before gtk2+, the reverse of its download order)",
-        ("-[1/2] installing libsigc++-2.10.8...", "-[2/2] installing gtk2+-2.24.33nb5...",
-         "+[1/2] installing gtk2+-2.24.33nb5...", "+[2/2] installing libsigc++-2.10.8...")),
-    ("02-install-patterns", "dry run: install by glob", "stdout"): (
-        "stand-in bug: a glob matching several packages selects bench-pkg04, the real pkgin bench-pkg05",
-        ("-bench-pkg05-1.0", "+bench-pkg04-1.0")),
-    ("03-keep", "pkg_info -u: user-installed packages", "stdout"): (
-        "stand-in bug: pkg_info -u lists libfoo, which is automatic=yes (pkg_info -Q automatic agrees with the "
-        "real one one step later)",
-        ("+libfoo-2.0nb1       Demo shared library used by foo-tool",)),
-    ("03-keep", "pkg_admin set on a package not installed", "stderr"): (
-        "stand-in bug: message text of pkg_admin set for an unknown package",
-        ("-pkg_admin: cannot find package nosuchpkg", "+pkg_admin: no matching pkg for `nosuchpkg'")),
-    ("04-remove", "required-by of libfoo after foo-tool is gone", "stdout"): (
-        "stand-in bug: the real pkg_delete leaves an empty +REQUIRED_BY, and pkg_info -R then prints the "
-        "'Required by:' block with no names",
-        ("-Required by:", "-", "-")),
-    ("05-upgrade", "list outdated: bench-pkg01 and hello", "stdout"): (
-        "stand-in bug: order of pkgin -l '<' list (the real one lists hello-1.1 first)",
-        ("+bench-pkg01-1.1;<;Benchmark package 01 (newer)", "-bench-pkg01-1.1;<;Benchmark package 01 (newer)")),
-    ("06-query", "show-deps -P (versions)", "stdout"): (
-        "stand-in bug: with -P the real show-deps prints the resolved PKGNAME, the stand-in the pattern",
-        ("-\tlibfoo-2.0nb1", "+\tlibfoo>=2.0")),
-    ("06-query", "pkg-content", "stdout"): (
-        "stand-in bug: two extra blank lines after the file list",
-        ("+", "+")),
-    ("06-query", "pkg-descr", "stdout"): (
-        "stand-in bug: three extra blank lines after the description",
-        ("+", "+", "+")),
-    ("06-query", "pkg-build-defs", "stdout"): (
-        "stand-in bug: three extra blank lines after the build information",
-        ("+", "+", "+")),
-    ("06-query", "pkg-descr of an unknown package", "stderr"): (
-        "stand-in bug: the real message has the 'pkgin: ' prefix and a blank line after it",
-        ("-pkgin: nosuchpkg is not available in the repository", "-",
-         "+nosuchpkg is not available in the repository")),
-    ("06-query", "show-category", "stdout"): (
-        "stand-in bug: versions of a package in the other order (the real pkgin lists hello-1.1 first)",
-        ("+hello-1.0            Friendly greeting program (demo)",
-         "-hello-1.0            Friendly greeting program (demo)")),
-    ("06-query", "show-pkg-category", "stdout"): (
-        "stand-in bug: same order difference as show-category",
-        ("+misc         - hello-1.0", "-misc         - hello-1.0")),
-    ("06-query", "stats", "stdout"): (
-        "environment: the stand-ins' kit's packages are smaller (disk space); stand-in bug: no blank line "
-        "between the local and the remote section",
-        ("-\tDisk space occupied: 2610K", "-", "+\tDisk space occupied: 780K")),
+    ("07-pkg_add", "pkg_add -n dry run", "stdout"): (
+        "stand-in bug (not fixed yet): pkg_add -n prints 'Package X registered in DIR' as with -v",
+        ("-Package bench-pkg04-1.0 registered in /opt/pkg/pkgdb/bench-pkg04-1.0",)),
+    ("07-pkg_add", "pkg_add a file truncated to half", "stderr"): (
+        "stand-in bug (not fixed yet): the real pkg_add rejects a truncated archive when it opens it ('no pkg "
+        "found ... sorry.', '1 package addition failed'); the stand-in fails only while extracting",
+        ("-pkg_add: no pkg found for '/scratch/files/trunc-half/hello-1.1.tgz', sorry.",
+         "+pkg_add: Failed to read from archive for hello-1.1: Compressed file ended before the end-of-stream "
+         "marker was reached")),
+    ("07-pkg_add", "pkg_add a tar.gz without +CONTENTS", "stderr"): (
+        "stand-in bug (not fixed yet): for a tarball without +CONTENTS the real pkg_add prints only "
+        "'1 package addition failed'",
+        ("+pkg_add: no pkg found for '/scratch/files/plain-1.0.tgz', sorry.",)),
+    ("08-pkg_admin", "pkg_delete a package with a missing and a modified file", "stderr"): (
+        "stand-in bug (not fixed yet): pkg_delete does not warn \"Couldn't remove FILE\" for a file already gone",
+        ("-pkg_delete: Couldn't remove /opt/pkg/share/doc/hello/README",)),
+    ("08-pkg_admin", "rebuild-tree with foo-tool's dependency gone", "stderr"): (
+        "stand-in bug (not fixed yet): rebuild-tree's text for an unresolved dependency",
+        ("-pkg_admin: Dependency libfoo>=2.0 of foo-tool-3.2 unresolved",
+         "+pkg_admin: foo-tool-3.2: Unresolvable dependency libfoo>=2.0")),
+    ("08-pkg_admin", "install the force-deleted dependency again", "stderr"): (
+        "stand-in bug (not fixed yet): pkgin's update_localdb() (insert_local_required_by()) warns about every "
+        "unresolved @pkgdep when it re-reads the pkgdb; the stand-in does not",
+        ("-pkgin: Dependency libfoo>=2.0 of foo-tool-3.2 unresolved",)),
+    ("08-pkg_admin", "check-pkg-vulnerabilities -s (unsigned file)", "stderr"): (
+        "stand-in bug (not fixed yet): the real pkg_admin checks signatures with libnetpgp (keyring "
+        "$HOME/.gnupg/pubring.gpg), the stand-in with gpg",
+        ("-can't read '/home/user/.gnupg/pubring.gpg'pkg_admin: cannot read keyring: No such file or directory",
+         "+pkg_admin: Unable to verify signature")),
+}
+
+# Lines masked in the stand-in vs real comparisons of transcripts-2, on both sides: (step, note) -> (regular
+# expression, replacement, reason).
+STANDIN_MASKS_2 = {
+    ("06-query", "stats"): (
+        r"(?m)^\tDisk space occupied: .*$", "\tDisk space occupied: <local size>",
+        "environment: the stand-ins' kit's packages are smaller than the real kit's (and their size follows the "
+        "fixture kit)"),
 }
 
 
@@ -181,8 +207,8 @@ def site(real_kit: Path, testbed_session, tmp_path_factory: pytest.TempPathFacto
             "hosts": {"1": tb.hosts[1:3], "2": tb.hosts[3:5]}}
 
 
-def _replay_both(site: dict, which: str, records: List[dict],
-                 stops: Dict[Tuple[str, str], int]) -> Dict[str, Dict[Tuple[str, str], Outcome]]:
+def _replay_both(site: dict, which: str, records: List[dict], stops: Dict[Tuple[str, str], int],
+                 setup: str = "", env: Optional[Dict[str, str]] = None) -> Dict[str, Dict[Tuple[str, str], Outcome]]:
     """records replayed on the real host and on the stand-in host of a pair, at the same time."""
     tb = site["tb"]
     real, sim = site["hosts"][which]
@@ -195,12 +221,14 @@ def _replay_both(site: dict, which: str, records: List[dict],
         configure(host, vulnerabilities)
         install_repository(host, site["repos"][which])
         serve(host, REPO_PORT, REPO_DIR)
+        if setup:
+            host.run(["sh", "-c", setup])
 
         def before(key: Tuple[str, str]) -> None:
             if key in stops:
                 stop_serving(host, stops[key])
 
-        return replay(host, records, before)
+        return replay(host, records, before, env)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         real_now = pool.submit(run, real, "real-kit.tar.gz")
@@ -224,13 +252,14 @@ def scenario2(site: dict) -> dict:
     records = load_transcript("transcripts-2.jsonl")
     keys = [key_of(r) for r in records]
     records = records[:keys.index(SCENARIO2_STOP)]
-    results = _replay_both(site, "2", records, {})
+    results = _replay_both(site, "2", records, {}, SCENARIO2_SETUP, SCENARIO2_ENV)
     return {"results": results, "keys": [key_of(r) for r in records], "sorted": DIRECTORY_ORDER_2}
 
 
-def _check(scenario: dict, left: str, right: str, known: KnownTable, report: Path, title: str) -> None:
+def _check(scenario: dict, left: str, right: str, known: KnownTable, report: Path, title: str,
+           masks: Optional[Dict[Tuple[str, str], Tuple[str, str, str]]] = None) -> None:
     found = differences(scenario["results"][left], scenario["results"][right], scenario["keys"],
-                        scenario["sorted"])
+                        scenario["sorted"], {key: mask[:2] for key, mask in (masks or {}).items()})
     entries, unexplained, stale = judge(found, known)
     report.write_text(json.dumps({"comparison": title, "left": left, "right": right, "differences": entries,
                                   "known_not_occurring": stale}, indent=2) + "\n")
@@ -266,4 +295,5 @@ def test_recorded_vs_real_now_2(scenario2: dict, report_dir: Path) -> None:
 def test_standin_vs_real_now_2(scenario2: dict, report_dir: Path) -> None:
     """As above, for the replayed part of transcripts-2.jsonl."""
     _check(scenario2, "real", "standin", KNOWN_STANDIN_VS_REAL_2,
-           report_dir / "transcripts-2-standin-vs-real.json", "transcripts-2.jsonl: real now (-) vs stand-in (+)")
+           report_dir / "transcripts-2-standin-vs-real.json", "transcripts-2.jsonl: real now (-) vs stand-in (+)",
+           STANDIN_MASKS_2)

@@ -284,10 +284,16 @@ class PkgDb:
             self._rewrite_lines(pkg, "+REQUIRED_BY", lines)
 
     def remove_required_by(self, pkg: str, dependant: str) -> None:
-        """Drop dependant from pkg's +REQUIRED_BY (the file goes when it is empty)."""
+        """Drop dependant from pkg's +REQUIRED_BY. As pkg_delete's remove_pkg_from_required_by()
+        (it rewrites the file without the line), an empty file stays behind: pkg_info -R then
+        prints an empty "Required by:" block (transcripts-2); rebuild-tree removes it."""
         lines = self.required_by(pkg)
         if dependant in lines:
-            self._rewrite_lines(pkg, "+REQUIRED_BY", [line for line in lines if line != dependant])
+            rest = [line for line in lines if line != dependant]
+            if rest:
+                self._rewrite_lines(pkg, "+REQUIRED_BY", rest)
+            else:
+                self.write(pkg, "+REQUIRED_BY", "")
 
     def set_required_by(self, pkg: str, dependants: List[str]) -> None:
         """Write pkg's +REQUIRED_BY (rebuild-tree)."""

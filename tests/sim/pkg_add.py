@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import zlib
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional
 
@@ -520,7 +521,12 @@ class Installer:
         if not self._run_install_script(task, "PRE-INSTALL"):
             self._nuke_pkgdb(task.logdir)
             return 1
-        if not self._extract(task):
+        try:
+            extracted = self._extract(task)
+        except (EOFError, zlib.error, tarfile.TarError) as exc:  # a truncated archive
+            self.rep.warn("Failed to read from archive for %s: %s" % (pkgname, exc))
+            extracted = False
+        if not extracted:
             if task.other_version:
                 self.rep.warn("Updating of %s to %s failed." % (task.other_version, pkgname))
                 self.rep.warn("Remember to run pkg_admin rebuild-tree after fixing this.")

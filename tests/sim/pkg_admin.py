@@ -169,7 +169,12 @@ class Admin:
                 else:
                     pkgs = self.db.by_basename(arg)
                 if not pkgs:
-                    self.rep.warn("no matching pkg for `%s'" % arg)
+                    # set_unset_variable(): a pattern matching nothing is "no matching pkg"; a
+                    # name is retried as NAME-[0-9]*, then "cannot find package NAME"
+                    if is_pkgpattern(arg):
+                        self.rep.warn("no matching pkg for `%s'" % arg)
+                    else:
+                        self.rep.warn("cannot find package %s" % arg)
                     status = 1
                 for pkg in pkgs:
                     self.db.set_var(pkg, variable, value)

@@ -342,8 +342,10 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
     info.prefix_text = prefix_text
     info.bi_var = bi_var
     if not args and not flags and not check:
+        # main.c: no argument or relevant flag: assume -I, and -a unless -u (or -a) was given
         flags = {"index"}
-        which = "all"
+        if which == "list":
+            which = "all"
     if check and file2pkg:
         owner = info.db.file_owners().get(os.path.abspath(check))
         if owner is None:

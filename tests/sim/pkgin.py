@@ -17,7 +17,9 @@ pkgin 26.4.0 (see the real transcripts); -p selects "name;comment" lists.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 import platform
 import re
@@ -73,6 +75,28 @@ COMMANDS: Tuple[Tuple[str, str, str], ...] = (
 )
 LEGEND = ("\n=: package is installed and up-to-date\n<: package is installed but newer version is available\n"
           ">: installed package has a greater version than available package\n")
+
+
+# pkgin.h: the hash tables whose slot order decides the order of many outputs.
+REMOTE_PKG_HASH_SIZE = 4096
+PKGS_HASH_SIZE = 256
+
+
+def hash_slot(name: str, size: int) -> int:
+    """pkg_hash_entry(): djb_hash(name) % size (a 64-bit size_t)."""
+    value = 5381
+    for byte in name.encode("utf-8", "surrogateescape"):
+        value = (value * 33 + byte) & 0xFFFFFFFFFFFFFFFF
+    return value % size
+
+
+def version_check(first: str, second: str) -> int:
+    """pkg_str.c version_check(): 1 when first's version is greater than second's, else 2."""
+    if "-" not in first:
+        return 2
+    if "-" not in second:
+        return 1
+    return 1 if dewey_cmp(first.rsplit("-", 1)[1], second.rsplit("-", 1)[1]) > 0 else 2
 
 
 def humanize(number: int) -> str:
@@ -145,7 +169,7 @@ class Pkgin:
         self.yes = False
         self.no = False
         self.pflag = False
-        self.no_version = False
+        self.package_version = False  # -P: show-deps/show-full-deps print PKGNAMEs, not patterns
         self.lslimit = ""
         self.download_only = False
         self.istty = sys.stdout.isatty()
@@ -245,6 +269,31 @@ class Pkgin:
             self._remote = result
         return self._remote
 
+    def remote_hashed(self) -> List[Remote]:
+        """The remote packages in the order pkgin walks r_plisthead: init_remote_pkglist() reads
+        REMOTE_PKGS_QUERY_ASC (ORDER BY REPOS.ROWID, FULLPKGNAME) and inserts each row at the head
+        of its hash slot (djb hash of PKGNAME % 4096), so: slot by slot, and within a slot the
+        rows in the reverse of the query's order. Searches, `-l` listings and the categories
+        iterate this way, and find_preferred_pkg() keeps the LAST of equal versions it meets."""
+        rank = {url: n for n, url in enumerate(self.remote_db.repos)}
+        query = sorted(self.remote(), key=lambda r: (rank.get(r.repo, len(rank)), r.full.encode("utf-8",
+                                                                                                "surrogateescape")))
+        indexed = list(enumerate(query))
+        indexed.sort(key=lambda item: (hash_slot(item[1].name, REMOTE_PKG_HASH_SIZE), -item[0]))
+        return [rpkg for _n, rpkg in indexed]
+
+    def unique_pkg(self, arg: str) -> Optional[Remote]:
+        """unique_pkg(arg, REMOTE_PKG): rows whose FULLPKGNAME GLOBs arg* when arg ends in
+        "-<digit>...", else whose PKGNAME is arg (no patterns); the greatest version, the first
+        of the reversed rows on a tie."""
+        exact = "-" in arg and arg.rsplit("-", 1)[1][:1].isdigit()
+        rows = [r for r in self.remote() if (r.full.startswith(arg) if exact else r.name == arg)]
+        best: Optional[Remote] = None
+        for rpkg in reversed(rows):
+            if best is None or dewey_cmp(rpkg.version, best.version) > 0:
+                best = rpkg
+        return best
+
     # --- local packages ------------------------------------------------------------------------
     def local(self) -> List[Local]:
         """Installed packages in pkgdb order (read with the core's read_pkgdb)."""
@@ -271,15 +320,16 @@ class Pkgin:
         best = safe_best(arg, [p.full for p in local])
         return next((p for p in local if p.full == best), None)
 
-    def local_status(self, rpkg: Remote, local: List[Local]) -> str:
-        """pkg_is_installed(): "=", "<" (installed older), ">" (installed newer) or ""."""
+    @staticmethod
+    def local_status(rpkg: Remote, local: List[Local]) -> str:
+        """pkg_is_installed(): "=" (same version string), ">" (installed newer), "<" (any other
+        version: version_check() answers 2 for equal deweys too) or "" (not installed)."""
         for lpkg in local:
             if lpkg.name != rpkg.name:
                 continue
             if lpkg.full.rsplit("-", 1)[-1] == rpkg.version:
                 return "="
-            cmp = dewey_cmp(lpkg.full.rsplit("-", 1)[-1], rpkg.version)
-            return ">" if cmp > 0 else "<" if cmp < 0 else "="
+            return ">" if version_check(lpkg.full, rpkg.full) == 1 else "<"
         return ""
 
     # --- resolution ------------------------------------------------------------------------------
@@ -293,23 +343,24 @@ class Pkgin:
         return None
 
     def find_preferred(self, arg: str) -> Tuple[Optional[Remote], Optional[str]]:
-        """(best remote package for arg, preferred pin that excluded everything)."""
-        remote = self.remote()
-        candidates = [r for r in remote if r.full == arg]
-        if not candidates:
-            candidates = [r for r in remote if safe_match(arg, r.full)]
-        if not candidates:
-            return None, None
-        names = {c.name for c in candidates}
-        for name in names:
-            pin = self._pin_for(name)
-            if pin is not None:
-                kept = [c for c in candidates if c.name != name or safe_match(pin, c.full)]
-                if not kept:
-                    return None, pin
-                candidates = kept
-        best = safe_best("*", [c.full for c in candidates])
-        return next((c for c in candidates if c.full == best), candidates[0]), None
+        """find_preferred_pkg(): (best remote package for arg, preferred pin that excluded it).
+
+        Every remote package matching arg, in r_plisthead order (remote_hashed), skipping those
+        a preferred.conf pin excludes; a candidate replaces the best one unless the best one's
+        version is greater (version_check() compares versions only, whatever the names): so of
+        a glob's equal versions the last one walked wins (transcripts-2: 'bench-pkg0[45]-[0-9]*'
+        selects bench-pkg05)."""
+        best: Optional[Remote] = None
+        result: Optional[str] = None
+        for rpkg in self.remote_hashed():
+            if not safe_match(arg, rpkg.full):
+                continue
+            result = self._pin_for(rpkg.name)
+            if result is not None and not safe_match(result, rpkg.full):
+                continue
+            if best is None or version_check(best.full, rpkg.full) == 2:
+                best = rpkg
+        return best, (None if best is not None else result)
 
     def find_remote(self, name: str, pkgpath: str) -> Optional[Remote]:
         """find_remote_pkg(): best remote package of a base name (and PKGPATH when known)."""
@@ -612,8 +663,14 @@ class Pkgin:
 
     @staticmethod
     def order_install(items: List[Item]) -> List[Item]:
-        """Dependencies (higher level) first, then by name."""
-        return sorted(items, key=lambda i: (-i.level, i.full))
+        """order_install(): dependencies (higher level) first; within a level, the order of
+        pkg_impact()'s hash table: slot by slot (djb hash of the name % 256), and within a slot
+        the latest added first. items are in the order they went into the impact (transcripts-2:
+        libsigc++ (slot 88) is installed before gtk2+ (slot 200))."""
+        indexed = list(enumerate(items))
+        indexed.sort(key=lambda item: (-item[1].level, hash_slot(item[1].full.rsplit("-", 1)[0], PKGS_HASH_SIZE),
+                                       -item[0]))
+        return [item for _n, item in indexed]
 
     def install_items(self, items: List[Item]) -> int:
         """do_pkg_install(): pkg_add -DU (or -ADU) each cached package in order."""
@@ -843,15 +900,12 @@ class Pkgin:
                     self._set_keep(lpkg.full, False)
         return rc
 
-    def _label(self, full: str) -> str:
-        return full.rsplit("-", 1)[0] if self.no_version else full
-
     def _table(self, rows: List[Tuple[str, str]]) -> None:
         for name, comment in rows:
             if self.pflag:
-                self.rep.write("%s;%s\n" % (self._label(name), comment))
+                self.rep.write("%s;%s\n" % (name, comment))
             else:
-                self.rep.write("%-20s %s\n" % (self._label(name), comment))
+                self.rep.write("%-20s %s\n" % (name, comment))
 
     def cmd_list(self) -> int:
         """list (with -l =, < or >: remote packages by installed status)."""
@@ -860,10 +914,10 @@ class Pkgin:
             if not local:
                 self.rep.err.write("empty local package list.")
                 return 0
-            for rpkg in sorted(self.remote(), key=lambda r: r.full):
+            for rpkg in self.remote_hashed():
                 status = self.local_status(rpkg, local)
                 if status and status == self.lslimit:
-                    label = self._label(rpkg.full)
+                    label = rpkg.full
                     if self.pflag:
                         self.rep.write("%s;%s;%s\n" % (label, status, rpkg.get("COMMENT")))
                     else:
@@ -897,7 +951,7 @@ class Pkgin:
         hits.sort(key=functools.cmp_to_key(_name_then_newest))
         for rpkg in hits:
             status = self.local_status(rpkg, local)
-            label = self._label(rpkg.full)
+            label = rpkg.full
             if self.pflag:
                 self.rep.write("%s;%s;%s\n" % (label, status, rpkg.get("COMMENT")))
             else:
@@ -915,7 +969,7 @@ class Pkgin:
             self.rep.print("empty non-autoremovable package list" if keep else "empty autoremovable package list")
             return 0
         for name, comment in rows:
-            self.rep.write("%-20s %s\n" % (self._label(name), comment))
+            self.rep.write("%-20s %s\n" % (name, comment))
         return 0
 
     def cmd_export(self) -> int:
@@ -973,20 +1027,35 @@ class Pkgin:
         return rpkg
 
     def cmd_show_deps(self, arg: str, full: bool) -> int:
-        """show-deps / show-full-deps."""
-        rpkg = self._remote_arg(arg)
+        """show-deps / show-full-deps of unique_pkg(arg): the DEPENDS patterns, or with -P the
+        packages they resolve to; show-deps prints nothing at all when there are none (or none
+        resolves)."""
+        if not self.remote():
+            if full:
+                self.rep.warn("empty available packages list")
+            else:
+                self.rep.print("empty available packages list")
+            return 1
+        rpkg = self.unique_pkg(arg)
         if rpkg is None:
+            self.rep.err.write("%s is not available in the repository\n" % arg)
             return 1
         if not full:
-            self.rep.write("direct dependencies for %s\n" % rpkg.full)
+            rows = []
             for pattern in rpkg.values("DEPENDS"):
-                self.rep.write("\t%s\n" % pattern)
+                dep, _unused = self.find_preferred(pattern)
+                if dep is not None and all(dep.full != seen.full for _p, seen in rows):
+                    rows.append((pattern, dep))
+            if rows:
+                self.rep.write("direct dependencies for %s\n" % rpkg.full)
+                for pattern, dep in rows:
+                    self.rep.write("\t%s\n" % (dep.full if self.package_version else pattern))
             return 0
         deps: Dict[str, Item] = {}
         self.remote_depends(rpkg, 1, deps)
         self.rep.write("full dependency tree for %s\n" % rpkg.full)
         for item in sorted(deps.values(), key=lambda i: -i.level):
-            self.rep.write("\t%s\n" % item.patterns[0])
+            self.rep.write("\t%s\n" % (item.full if self.package_version else item.patterns[0]))
         return 0
 
     def cmd_show_rev_deps(self, arg: str) -> int:
@@ -1025,31 +1094,45 @@ class Pkgin:
         return 0
 
     def cmd_pkg_info(self, arg: str, flag: str) -> int:
-        """pkg-content / pkg-descr / pkg-build-defs: pkg_info on the remote package."""
-        rpkg = self._remote_arg(arg)
+        """pkg-content / pkg-descr / pkg-build-defs, as show_pkg_info(): unique_pkg(arg) (else
+        errx: "pkgin: NAME is not available in the repository" and the blank line errx adds to
+        the message's own newline), then `pkg_info -FLAG REPO/PKGNAME.tgz` for EVERY configured
+        repository, its output without blank lines; 1 when any pkg_info failed."""
+        rpkg = self.unique_pkg(arg)
         if rpkg is None:
+            self.rep.warn("%s is not available in the repository\n" % arg)
             return 1
-        url = _pkgfetch.join(rpkg.repo, rpkg.full + ".tgz")
-        self.rep.out.flush()
-        return pkg_info_main([flag, url], {"PREFIX": self.settings.prefix, "PKG_DBDIR": self.settings.pkg_dbdir,
-                                           "SYSCONFDIR": self.settings.sysconfdir, "VARBASE": self.settings.varbase})
+        rc = 0
+        config = {"PREFIX": self.settings.prefix, "PKG_DBDIR": self.settings.pkg_dbdir,
+                  "SYSCONFDIR": self.settings.sysconfdir, "VARBASE": self.settings.varbase}
+        for repo in self.repositories():
+            out = io.StringIO()
+            self.rep.out.flush()
+            with contextlib.redirect_stdout(out):
+                status = pkg_info_main(["-" + flag, "%s/%s.tgz" % (repo, rpkg.full)], config)
+            self.rep.write("".join(line for line in out.getvalue().splitlines(True) if line != "\n"))
+            if status != 0:
+                rc = 1
+        return rc
 
     def cmd_categories(self, command: str, arg: str) -> int:
         """show-category / show-pkg-category / show-all-categories."""
         remote = self.remote()
         if command == "show-category":
-            for rpkg in remote:
-                if arg in rpkg.get("CATEGORIES").split():
+            # show_category(): r_plisthead order; the whole CATEGORIES value must equal arg
+            for rpkg in self.remote_hashed():
+                if rpkg.get("CATEGORIES") and rpkg.get("CATEGORIES") == arg:
                     self.rep.write("%-20s %s\n" % (rpkg.full, rpkg.get("COMMENT")))
             return 0
         if command == "show-pkg-category":
-            hits = [r for r in remote if r.name == arg]
+            # show_pkg_category(): r_plisthead order, the CATEGORIES value as it is
+            hits = [r for r in self.remote_hashed() if r.name == arg]
             if not hits:
                 self.rep.err.write("%s is not available in the repository\n" % arg)
                 return 1
             for rpkg in hits:
-                for category in rpkg.get("CATEGORIES").split():
-                    self.rep.write("%-12s - %s\n" % (category, rpkg.full))
+                if rpkg.get("CATEGORIES"):
+                    self.rep.write("%-12s - %s\n" % (rpkg.get("CATEGORIES"), rpkg.full))
             return 0
         categories = sorted({c for r in remote for c in r.get("CATEGORIES").split()})
         if not categories:
@@ -1061,8 +1144,8 @@ class Pkgin:
     def cmd_stats(self) -> int:
         """stats."""
         local = self.local()
-        remote = self.remote()
-        self.rep.write("Local package database:\n\tInstalled packages: %d\n\tDisk space occupied: %s\n"
+        remote = self.remote_db.packages()  # COUNT(PKG_ID), SUM(FILE_SIZE) FROM REMOTE_PKG
+        self.rep.write("Local package database:\n\tInstalled packages: %d\n\tDisk space occupied: %s\n\n"
                        % (len(local), humanize(sum(p.size_pkg for p in local))))
         self.rep.write("Remote package database(s):\n\tNumber of repositories: %d\n\tPackages available: %d\n"
                        "\tTotal size of packages: %s\n" % (len(self.remote_db.repos), len(remote),
@@ -1112,7 +1195,7 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
         elif flag == "-p":
             app.pflag = True
         elif flag == "-P":
-            app.no_version = True
+            app.package_version = True
         elif flag == "-l":
             app.lslimit = value[:1]
         elif flag == "-d":
@@ -1160,8 +1243,8 @@ def main(argv: List[str], config: Mapping[str, str]) -> int:
                                                                                                             True),
         "show-rev-deps": lambda: app.cmd_show_rev_deps(rest[0]),
         "provides": lambda: app.cmd_prov_req(rest[0], True), "requires": lambda: app.cmd_prov_req(rest[0], False),
-        "pkg-content": lambda: app.cmd_pkg_info(rest[0], "-L"), "pkg-descr": lambda: app.cmd_pkg_info(rest[0], "-d"),
-        "pkg-build-defs": lambda: app.cmd_pkg_info(rest[0], "-B"),
+        "pkg-content": lambda: app.cmd_pkg_info(rest[0], "L"), "pkg-descr": lambda: app.cmd_pkg_info(rest[0], "d"),
+        "pkg-build-defs": lambda: app.cmd_pkg_info(rest[0], "B"),
         "show-category": lambda: app.cmd_categories("show-category", rest[0]),
         "show-pkg-category": lambda: app.cmd_categories("show-pkg-category", rest[0]),
         "show-all-categories": lambda: app.cmd_categories("show-all-categories", ""),

@@ -40,10 +40,20 @@ def masked(text: str) -> str:
                   "<sizes>", text, flags=re.MULTILINE)
 
 
-def bench(n: int, prefix: str) -> PackageSpec:
-    """bench-pkgNN-1.0, COMMENT "Benchmark package NN" as in the sample repository."""
-    return PackageSpec("bench-pkg%02d" % n, "1.0", comment="Benchmark package %02d" % n, prefix=prefix,
-                       pkgpath="benchmarks/bench-pkg%02d" % n, files={"share/bench/%02d" % n: "bench\n"})
+def bench(n: int, prefix: str, version: str = "1.0", comment: str = "") -> PackageSpec:
+    """bench-pkgNN-VERSION, COMMENT "Benchmark package NN" as in the sample repository (category bench)."""
+    return PackageSpec("bench-pkg%02d" % n, version, comment=comment or "Benchmark package %02d" % n, prefix=prefix,
+                       pkgpath="benchmarks/bench-pkg%02d" % n, categories="bench",
+                       files={"share/bench/%02d-%s" % (n, version): "bench\n"})
+
+
+def plus_signs(prefix: str) -> List[PackageSpec]:
+    """gtk2+ and libsigc++ as the sample repository's (recorded COMMENTs)."""
+    return [PackageSpec("gtk2+", "2.24.33nb5", comment="GTK+ toolkit stand-in with a plus sign", prefix=prefix,
+                        pkgpath="x11/gtk2", categories="x11", files={"share/doc/gtk2+/README": "gtk2+\n"}),
+            PackageSpec("libsigc++", "2.10.8", comment="Signal library stand-in with plus signs", prefix=prefix,
+                        pkgpath="devel/libsigc++", categories="devel",
+                        files={"share/doc/libsigc++/README": "libsigc++\n"})]
 
 
 class Host:
@@ -86,13 +96,15 @@ class Host:
 @pytest.fixture()
 def host(tmp_path: Path) -> Iterator[Host]:
     """Stand-ins in <tmp>/opt/pkg, an empty pkgdb; a repository with hello 1.0/1.1, libfoo,
-    foo-tool and bench-pkg02, 03, 06, 07, 08."""
+    foo-tool, bench-pkg01 1.0/1.1, bench-pkg02 to 08, gtk2+ and libsigc++."""
     prefix = tmp_path / "opt" / "pkg"
     layout = SimLayout(str(prefix), str(prefix / "pkgdb"), str(prefix / "etc"), str(prefix / "var"))
     install_tools("/", layout, log_path=str(tmp_path / "sim.log"))
     (prefix / "pkgdb").mkdir()  # as on a real host, where the kit's packages are registered
     specs = [hello_spec("1.0", str(prefix)), hello_spec("1.1", str(prefix)), libfoo_spec(str(prefix)),
-             foo_tool_spec(str(prefix))] + [bench(n, str(prefix)) for n in (2, 3, 6, 7, 8)]
+             foo_tool_spec(str(prefix))] + [bench(n, str(prefix)) for n in range(2, 9)]
+    specs += [bench(1, str(prefix)), bench(1, str(prefix), "1.1", "Benchmark package 01 (newer)")]
+    specs += plus_signs(str(prefix))
     all_dir = build_repo(tmp_path / "repo", specs)
     with serve(tmp_path / "repo") as (base, server):
         conf = prefix / "etc" / "pkgin" / "repositories.conf"
@@ -166,3 +178,71 @@ def test_install_with_the_server_down(host: Host) -> None:
     host.server.server_close()
     host.same("install with the server on :18080 stopped, database present")
     host.same("search with the server stopped")
+
+
+def test_same_level_installed_in_hash_order(host: Host) -> None:
+    """#16: two packages of the same dependency level are installed in the order of pkgin's
+    impact hash table (libsigc++ before gtk2+), not in download (name) order."""
+    host.same("install names with plus signs")
+
+
+def test_glob_of_equal_versions_takes_the_last_walked(host: Host) -> None:
+    """#22: 'bench-pkg0[45]-[0-9]*' selects bench-pkg05: of equal versions, find_preferred_pkg()
+    keeps the last one in its hash-table walk."""
+    host.same("dry run: install by glob")
+
+
+def test_pkg_info_u_leaves_out_automatic_packages(host: Host) -> None:
+    """#25: pkg_info -u lists the packages not marked automatic=yes (foo-tool, not libfoo)."""
+    assert host.run(["pkgin", "-y", "install", "foo-tool"])[0] == 0
+    real = [line for line in record("pkg_info -u: user-installed packages")["stdout"].splitlines(True)
+            if line.startswith(("foo-tool-", "libfoo-"))]
+    assert real == ["foo-tool-3.2        Demo tool that uses libfoo\n"]
+    assert host.run(["pkg_info", "-u"]) == (0, "".join(real), "")
+
+
+def test_pkg_admin_set_on_a_package_not_installed(host: Host) -> None:
+    """#46: "pkg_admin: cannot find package nosuchpkg", exit 1."""
+    host.same("pkg_admin set on a package not installed")
+
+
+def test_pkg_delete_leaves_an_empty_required_by(host: Host) -> None:
+    """#54-55: pkg_delete foo-tool leaves libfoo's +REQUIRED_BY empty, and pkg_info -R prints
+    an empty "Required by:" block."""
+    assert host.run(["pkgin", "-y", "install", "foo-tool"])[0] == 0
+    assert host.run(["pkg_delete", "foo-tool"])[0] == 0
+    host.same("required-by of libfoo after foo-tool is gone")
+
+
+def test_list_outdated_in_hash_order(host: Host) -> None:
+    """#61: `pkgin -p -l '<' list` walks the remote hash table: hello-1.1 before bench-pkg01-1.1."""
+    for name in ("hello-1.0.tgz", "bench-pkg01-1.0.tgz"):
+        assert host.run(["pkg_add", str(host.all_dir / name)])[0] == 0
+    host.same("list outdated: bench-pkg01 and hello")
+
+
+@pytest.mark.parametrize("note", ["show-deps -P (versions)", "show-deps", "pkg-content", "pkg-descr",
+                                  "pkg-descr of an unknown package", "show-category", "show-pkg-category"])
+def test_queries(host: Host, note: str) -> None:
+    """#66-79: show-deps -P prints the PKGNAME a dependency resolves to; pkg-content/pkg-descr
+    drop pkg_info's blank lines; an unknown package is errx()'d ("pkgin: ", and a blank line);
+    the categories list versions in hash-table order (hello-1.1 first)."""
+    host.same(note)
+
+
+def test_pkg_build_defs_without_blank_lines(host: Host) -> None:
+    """#76: the build information with no blank line (its values are the fixture's, not the real ones)."""
+    rc, out, err = host.run(["pkgin", "pkg-build-defs", "hello"])
+    real = record("pkg-build-defs")["stdout"].replace("http://127.0.0.1:18080/All", host.url)
+    assert (rc, err) == (0, "")
+    assert out.splitlines()[:2] == real.splitlines()[:2]
+    assert "\n\n" not in out and out.endswith("\n")
+
+
+def test_stats_layout(host: Host) -> None:
+    """#80: a blank line between the local and the remote section (values masked)."""
+    def shape(text: str) -> str:
+        return re.sub(r": .*", ": N", text)
+
+    rc, out, err = host.run(["pkgin", "stats"])
+    assert (rc, shape(out), err) == (0, shape(record("stats")["stdout"]), "")
