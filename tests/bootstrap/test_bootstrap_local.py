@@ -161,7 +161,7 @@ def test_bootstrap_kit_into_root(tmp_path, served, signer, layout_name):
     assert again.existing["pkg_install"] and again.existing["pkgin"] and again.existing["bootstrapped_by_us"]
 
     removed = bootstrap(bs.BootstrapRequest(state="absent", root=str(root), catalogue=req.catalogue,
-                                               prefix=req.prefix), probe=probe)
+                                            prefix=req.prefix), probe=probe)
     assert removed.changed and not prefix.exists()
     assert not (root / "etc/paths.d/10-pkgsrc").exists()
 

@@ -275,7 +275,7 @@ def summary_text(title: str, entries: Sequence[dict]) -> str:
     """A readable listing of report entries."""
     lines = ["== %s: %d difference(s)" % (title, len(entries))]
     for entry in entries:
-        lines.append("[%s] %s -- %s: %s" % (entry["step"], entry["note"], entry["field"],
-                                             "KNOWN (%s)" % entry["known"] if entry["known"] else "NEW"))
+        verdict = "KNOWN (%s)" % entry["known"] if entry["known"] else "NEW"
+        lines.append("[%s] %s -- %s: %s" % (entry["step"], entry["note"], entry["field"], verdict))
         lines.extend("    " + line for line in entry["diff"])
     return "\n".join(lines)

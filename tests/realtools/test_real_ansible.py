@@ -166,8 +166,8 @@ def test_real_audit_and_facts(real_host):
     _tb, host, site, _tmp = env
     ensure_bootstrapped(env)
     conf = SYSCONFDIR + "/pkg_install.conf"
-    results = run(env, [{"ansible.builtin.lineinfile": {"path": conf, "line": "PKGVULNURL=" + site.vuln_url,
-                                                         "regexp": "^PKGVULNURL="}},
+    vuln_url = {"path": conf, "line": "PKGVULNURL=" + site.vuln_url, "regexp": "^PKGVULNURL="}
+    results = run(env, [{"ansible.builtin.lineinfile": vuln_url},
                         {"pkgsrc.deploy.package": pkg({"name": ["hello-1.0"]})}])
     assert not any(r.get("failed") for r in results), results
     before = tree(host, WATCHED)
@@ -196,8 +196,8 @@ def test_real_fleet_report(real_host, tmp_path):
     tb, host, site, _tmp = env
     ensure_bootstrapped(env)
     conf = SYSCONFDIR + "/pkg_install.conf"
-    setup = run(env, [{"ansible.builtin.lineinfile": {"path": conf, "line": "PKGVULNURL=" + site.vuln_url,
-                                                       "regexp": "^PKGVULNURL="}},
+    vuln_url = {"path": conf, "line": "PKGVULNURL=" + site.vuln_url, "regexp": "^PKGVULNURL="}
+    setup = run(env, [{"ansible.builtin.lineinfile": vuln_url},
                       {"pkgsrc.deploy.package": pkg({"name": ["hello-1.0"]})},
                       {"pkgsrc.deploy.audit": {"prefix": PREFIX, "refresh": True}}])
     assert not any(r.get("failed") for r in setup), setup

@@ -153,7 +153,7 @@ def test_upgrade_with_nothing_to_do(tmp_path):
     _install(prefix, ["pkg_install-20240101", "pkgin-26.5.0"])
     runner = FakeRunner(prefix / "pkgdb")
     result = bootstrap(bs.BootstrapRequest(state="upgraded", prefix=str(prefix), unprivileged=True),
-                          runner=runner, probe=linux_probe(tmp_path))
+                       runner=runner, probe=linux_probe(tmp_path))
     assert result.changed is False and len(runner.calls) == 3
     assert "everything was up to date" in result.messages
 
@@ -280,7 +280,7 @@ def test_unprivileged_profile_block_and_removal(tmp_path):
     marker = json.loads((prefix / "etc/pkgsrc-deploy.json").read_text())
     assert marker["profile_blocks"] == [[str(home / ".profile"), "pkgsrc.deploy %s" % prefix]]
     gone = bootstrap(bs.BootstrapRequest(state="absent", unprivileged=True), runner=SubprocessRunner(),
-                        probe=linux_probe(home))
+                     probe=linux_probe(home))
     assert gone.changed and not prefix.exists()
     assert (home / ".profile").read_text() == "umask 022\n"
 

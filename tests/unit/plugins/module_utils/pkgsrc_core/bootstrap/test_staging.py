@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.bootstrap import staging
+
+
 def make(path, text="x", mode=0o644):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages import audit
+
+
 def _samples() -> Path:
     """tests/data/samples (tests/data/README.md), or $PKGSRC_SAMPLES if set."""
     env = os.environ.get("PKGSRC_SAMPLES")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages import catalogue
+
+
 @pytest.mark.parametrize("last_modified,date,settled", [
     ("Sat, 21 Nov 2026 21:00:00 GMT", "Sat, 21 Nov 2026 21:00:00 GMT", False),  # changed in the fetch's second
     ("Sat, 21 Nov 2026 21:00:00 GMT", "Sat, 21 Nov 2026 21:00:01 GMT", False),

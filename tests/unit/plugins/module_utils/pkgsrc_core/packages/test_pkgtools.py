@@ -56,5 +56,5 @@ def test_autoremove_removes_exactly_the_planned_orphans(tmp_path):
     layout, _conf = _layout(tmp_path, "http://a/All")
     have = {"libfoo": Installed("libfoo-2.0nb1", True), "hello": Installed("hello-1.0", True)}
     plan = plan_packages(["libfoo"], "present", have, None, autoremove=True)
-    assert [c.argv[1:] for c in pkgin_commands(plan, layout)] == [("-y", "keep", "libfoo"),
-                                                                   ("-y", "remove", "hello")]
+    argvs = [c.argv[1:] for c in pkgin_commands(plan, layout)]
+    assert argvs == [("-y", "keep", "libfoo"), ("-y", "remove", "hello")]
