@@ -8,25 +8,53 @@ The work is done by the shared pkgsrc_core library (the same code as the Ansible
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 from salt.exceptions import CommandExecutionError
 
-try:
-    from pkgsrc_core.packages.converge import manage_packages, read_installed
-    from pkgsrc_core.packages.audit import audit as core_audit
+
+def _import_core():
+    """The core's names this module uses (pkgsrc_core: the wheel, or _utils synced to the minion)."""
+    # pylint: disable=import-outside-toplevel
     from pkgsrc_core.bootstrap.options import run_bootstrap
     from pkgsrc_core.errors import PkgsrcError
     from pkgsrc_core.facts import gather_facts
-    from pkgsrc_core.packages.plan import PackageRequest
-    from pkgsrc_core.prefixes import find_prefixes, select_prefix
-    from pkgsrc_core.packages.repository import RepositoryRequest, manage_repository
+    from pkgsrc_core.packages.audit import audit as core_audit
     from pkgsrc_core.packages.catalogue import load_catalogue, repository_urls
+    from pkgsrc_core.packages.converge import manage_packages, read_installed
+    from pkgsrc_core.packages.plan import PackageRequest
+    from pkgsrc_core.packages.repository import RepositoryRequest, manage_repository
     from pkgsrc_core.packages.tools import summary_cache_dir
+    from pkgsrc_core.prefixes import find_prefixes, select_prefix
     from pkgsrc_core.runner import SubprocessRunner
     from pkgsrc_core.versions import best_match, dewey_cmp, split_pkgname
+    return {
+        "run_bootstrap": run_bootstrap,
+        "PkgsrcError": PkgsrcError,
+        "gather_facts": gather_facts,
+        "core_audit": core_audit,
+        "load_catalogue": load_catalogue,
+        "repository_urls": repository_urls,
+        "manage_packages": manage_packages,
+        "read_installed": read_installed,
+        "PackageRequest": PackageRequest,
+        "RepositoryRequest": RepositoryRequest,
+        "manage_repository": manage_repository,
+        "summary_cache_dir": summary_cache_dir,
+        "find_prefixes": find_prefixes,
+        "select_prefix": select_prefix,
+        "SubprocessRunner": SubprocessRunner,
+        "best_match": best_match,
+        "dewey_cmp": dewey_cmp,
+        "split_pkgname": split_pkgname,
+    }
 
+
+try:
+    globals().update(_import_core())
     HAS_CORE = True
-except ImportError:  # pragma: no cover - reported by __virtual__
+except ImportError:  # pragma: no cover - reported by __virtual__, or found by _core() later
     HAS_CORE = False
 
 log = logging.getLogger(__name__)
@@ -35,6 +63,27 @@ __virtualname__ = "pkgsrc"
 
 # __salt__ and __opts__ are injected by the Salt loader.
 # pylint: disable=undefined-variable
+
+
+def _core():
+    """Make sure the core is imported.
+
+    As a `providers: {pkg: pkgsrc}` override, Salt loads this module with salt.loader.raw_mod:
+    __virtual__ is not called and the minion's synced extmods/utils (where saltutil.sync_all puts
+    _utils/pkgsrc_core) is not on sys.path, so the import above failed. Add it and import again.
+    """
+    global HAS_CORE  # pylint: disable=global-statement
+    if HAS_CORE:
+        return
+    utils = os.path.join(__opts__.get("extension_modules") or "", "utils")
+    if os.path.isdir(utils) and utils not in sys.path:
+        sys.path.append(utils)
+    try:
+        globals().update(_import_core())
+    except ImportError:
+        raise CommandExecutionError("pkgsrc_core is missing: run saltutil.sync_all, or install the "
+                                    "saltext-pkgsrc wheel") from None
+    HAS_CORE = True
 
 
 def __virtual__():
@@ -100,6 +149,7 @@ def manage(names=None, state="present", prefix=None, test=False, pkgs=None, vers
         salt '*' pkgsrc.manage '["nginx", "php>=8.1<8.2"]'
         salt '*' pkgsrc.manage '["hello"]' state=latest update_cache=True test=True
     """
+    _core()
     allowed = ("update_cache", "upgrade", "autoremove", "clean", "remove_dependants", "lock_timeout")
     opts = {k: v for k, v in options.items() if k in allowed}
     targets = list(names or []) + _targets(None, pkgs) if pkgs else list(names or [])
@@ -123,6 +173,7 @@ def list_pkgs(versions_as_list=False, prefix=None, **kwargs):
         salt '*' pkgsrc.list_pkgs
         salt '*' pkgsrc.list_pkgs prefix=/opt/pkg
     """
+    _core()
     if kwargs.get("removed") or kwargs.get("purge_desired"):
         return {}
     layout = _layout(prefix)
@@ -143,6 +194,7 @@ def version(*names, **kwargs):
         salt '*' pkgsrc.version nginx
         salt '*' pkgsrc.version nginx php
     """
+    _core()
     pkgs = list_pkgs(prefix=kwargs.get("prefix"))
     if len(names) == 1:
         return pkgs.get(names[0], "")
@@ -159,6 +211,7 @@ def version_cmp(pkg1, pkg2, ignore_epoch=False, **kwargs):  # pylint: disable=un
 
         salt '*' pkgsrc.version_cmp 1.0rc1 1.0
     """
+    _core()
     return dewey_cmp(str(pkg1), str(pkg2))
 
 
@@ -180,6 +233,7 @@ def latest_version(*names, **kwargs):
 
         salt '*' pkgsrc.latest_version nginx
     """
+    _core()
     prefix = kwargs.get("prefix")
     available = _available(prefix, kwargs.get("refresh", False))
     installed = list_pkgs(prefix=prefix)
@@ -206,6 +260,7 @@ def upgrade_available(name, **kwargs):
 
         salt '*' pkgsrc.upgrade_available nginx
     """
+    _core()
     return latest_version(name, **kwargs) != ""
 
 
@@ -219,6 +274,7 @@ def list_upgrades(refresh=True, prefix=None, **kwargs):  # pylint: disable=unuse
 
         salt '*' pkgsrc.list_upgrades
     """
+    _core()
     result = _converge([], "present", prefix, test=True, upgrade=True, update_cache=bool(refresh))
     return {split_pkgname(c.pkgname)[0]: split_pkgname(c.pkgname)[1] for c in result.plan.upgrade_all}
 
@@ -233,6 +289,7 @@ def refresh_db(prefix=None, **kwargs):  # pylint: disable=unused-argument
 
         salt '*' pkgsrc.refresh_db
     """
+    _core()
     _converge([], "present", prefix, update_cache=True)
     return True
 
@@ -256,6 +313,7 @@ def install(name=None, refresh=False, pkgs=None, version=None, prefix=None, **kw
         salt '*' pkgsrc.install pkgs='["nginx", "php>=8.1<8.2"]'
         salt '*' pkgsrc.install hello version=1.0
     """
+    _core()
     if kwargs.get("sources"):
         raise CommandExecutionError("pkgsrc.install does not take sources: name packages from the repositories")
     targets = _targets(name, pkgs, version)
@@ -275,6 +333,7 @@ def upgrade(name=None, pkgs=None, refresh=True, prefix=None, **kwargs):  # pylin
         salt '*' pkgsrc.upgrade
         salt '*' pkgsrc.upgrade name=nginx
     """
+    _core()
     targets = _targets(name, pkgs)
     if targets:
         result = _converge(targets, "latest", prefix, update_cache=bool(refresh))
@@ -294,6 +353,7 @@ def remove(name=None, pkgs=None, prefix=None, **kwargs):
         salt '*' pkgsrc.remove nginx
         salt '*' pkgsrc.remove libfoo remove_dependants=True
     """
+    _core()
     targets = _targets(name, pkgs)
     if not targets:
         return {}
@@ -311,6 +371,7 @@ def purge(name=None, pkgs=None, **kwargs):
 
         salt '*' pkgsrc.purge nginx
     """
+    _core()
     return remove(name=name, pkgs=pkgs, **kwargs)
 
 
@@ -324,6 +385,7 @@ def autoremove(prefix=None, **kwargs):  # pylint: disable=unused-argument
 
         salt '*' pkgsrc.autoremove
     """
+    _core()
     return _converge([], "present", prefix, autoremove=True).version_changes()
 
 
@@ -337,6 +399,7 @@ def prefixes(**kwargs):  # pylint: disable=unused-argument
 
         salt '*' pkgsrc.prefixes
     """
+    _core()
     return [layout.to_dict() for layout in find_prefixes()]
 
 
@@ -352,6 +415,7 @@ def facts(prefixes=None, **kwargs):  # pylint: disable=unused-argument
         salt '*' pkgsrc.facts
         salt '*' pkgsrc.facts prefixes='["/home/grid/pkg"]'
     """
+    _core()
     return _call(gather_facts, SubprocessRunner(timeout=60), list(prefixes or []))
 
 
@@ -368,6 +432,7 @@ def audit(prefix=None, refresh=True, fail_on="never", test=False, **kwargs):  # 
         salt '*' pkgsrc.audit
         salt '*' pkgsrc.audit fail_on=critical
     """
+    _core()
     layout = _layout(prefix)
     result = _call(core_audit, layout, SubprocessRunner(timeout=300), bool(refresh), fail_on, bool(test))
     out = result.as_dict()
@@ -388,6 +453,7 @@ def repository(repositories=None, branch=None, preferred=None, pkg_path=True, ve
 
         salt '*' pkgsrc.repository repositories='["https://example.org/pkgsrc/{branch}/All"]' branch=2025Q3
     """
+    _core()
     request = RepositoryRequest(
         tuple(repositories) if repositories is not None else None, branch,
         tuple(preferred) if preferred is not None else None, bool(pkg_path), verified_installation,
@@ -411,6 +477,7 @@ def bootstrap(state="present", test=False, **options):
         salt '*' pkgsrc.bootstrap url=https://mirror.example.org/kit.tar.gz checksum=sha256:...
         salt '*' pkgsrc.bootstrap prefix=~/pkg from_source='{"path": "/scratch/pkgsrc"}'
     """
+    _core()
     params = {k: v for k, v in options.items() if not k.startswith("__")}
     params["state"] = state
     return _call(run_bootstrap, params, SubprocessRunner(timeout=3600), bool(test))

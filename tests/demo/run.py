@@ -8,7 +8,8 @@ Steps: boot four real systemd hosts (tests/testbed; the host root is built on fi
 serve signed bootstrap kits, repositories and a pkgsrc source tree over real HTTP (tests/demo/artifacts.py),
 and, where the real kit is (tests/realtools), a fifth host, real1, with the real pkg_install and pkgin;
 deploy svc-demo (tests/demo/fleet.py says where and how) with ansible-playbook (tests/demo/playbook.yml)
-and with the Salt formulas (salt_states/pkgsrc, pillar from tests/demo/salt_side.py), converge a second
+and with the Salt formulas through a real salt-master and the Salt hosts' own minions (salt_states/pkgsrc,
+pillar from tests/demo/salt_side.py), converge a second
 time (nothing changes), change the configuration of one Ansible and one Salt host (only their services
 restart), prove every application answers HTTP from the controller with its current greeting, print a fleet
 summary from the pkgsrc facts, and tear everything down, also on failure or Ctrl-C.
@@ -37,6 +38,7 @@ from tests.demo.fleet import FLEET, REAL_NODE, Node
 from tests.demo.summary import Row, http_get, main_pid, packages, platform, service_state, table
 from tests.fixtures.gpg import Signer, make_signer
 from tests.realtools import missing_reason, real_kit_dir, required
+from tests.testbed.netns import CONTROLLER_IP
 from tests.testbed.rootfs import build_root, root_path
 from tests.testbed.testbed import Testbed
 
@@ -137,6 +139,13 @@ class Demo:
             "  %-22s %s" % (k, v) for k, v in self.artifacts.describe().items())))
         for node in self.fleet:
             self.clock.say("  %-6s %-7s as %-4s: %s" % (node.name, node.tool, node.user, node.how))
+        started = time.monotonic()
+        salt_hosts = [self.tb.host(node.name) for node in self._nodes("salt")]
+        salt_side.start(self.tb, salt_hosts)
+        self.clock.say("salt-master up on the controller (%s:4505/4506), minions of %s (their own Salt, "
+                       "/opt/saltstack) accepted and answering: %.1f s"
+                       % (CONTROLLER_IP, ", ".join(h.name for h in salt_hosts),
+                          time.monotonic() - started))
 
     def _write_inputs(self) -> None:
         """The Ansible inventory and the Salt pillars for the fleet as it is now."""
@@ -170,7 +179,7 @@ class Demo:
         if play.rc != 0 or not play.recap:
             failures.append("ansible-playbook failed:\n" + play.output[-4000:])
         for host, applied in done.items():
-            self.clock.say("%s: salt-call --local state.apply pkgsrc on %s: %d states, %d changed\n%s"
+            self.clock.say("%s: salt %s state.apply pkgsrc (through the master): %d states, %d changed\n%s"
                            % (label, host, len(applied.states), len(applied.changed),
                               "\n".join(_salt_lines(applied))))
             changes[host] = len(applied.changed)

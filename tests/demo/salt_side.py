@@ -1,13 +1,15 @@
-"""The Salt half of the demo: a pillar per node in the shape of salt_states/pkgsrc/pillar.example, the
-formulas applied with the real salt-call (masterless, inside the host, the formulas and extension modules
-from the repository's salt_states/ on file_roots), and the pkgsrc facts through pkgsrc.facts.
+"""The Salt half of the demo: a real salt-master in the testbed's controller namespace (the repository's
+salt_states/ on its file_roots, a pillar per node in the shape of salt_states/pkgsrc/pillar.example on its
+pillar_roots) and each Salt node's own salt-minion (Salt installed in the host, /opt/saltstack; the hosts
+see nothing of the controller's checkout). ``saltutil.sync_all`` delivers the modules and the core, then
+``salt NODE state.apply pkgsrc`` deploys, and ``salt NODE pkgsrc.facts`` gives the facts.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Sequence, Tuple
 
 from tests.demo.artifacts import CANARY_PREFIX, Artifacts
 from tests.demo.fleet import App, Node
@@ -60,20 +62,26 @@ def pillar(node: Node, artifacts: Artifacts) -> Dict[str, Any]:
 
 
 def _call(tb: Testbed, host: Host, args: Any, timeout: float = 600) -> Tuple[int, Any, str]:
-    proc = tb.salt_call(host, list(args), check=False, timeout=timeout)
-    try:
-        local = json.loads(proc.stdout)["local"]
-    except (ValueError, KeyError):
-        local = None
+    """``salt HOST ARGS`` through the master: (rc, the host's return, the output)."""
+    out, proc = tb.salt_cli([host.name] + list(args), timeout=timeout)
+    local = out.get(host.name) if isinstance(out, dict) else None
     return proc.returncode, local, proc.stdout + proc.stderr
 
 
+def start(tb: Testbed, hosts: Sequence[Host]) -> None:
+    """Start the master and the minions of ``hosts`` (their keys accepted; each answers test.ping)."""
+    tb.start_salt_master()
+    tb.start_minions(hosts)
+
+
 def prepare(tb: Testbed, host: Host, data: Dict[str, Any], sync: bool = True) -> None:
-    """Write the pillar where the host's minion reads it, and (sync) sync the extension modules."""
-    pillar_dir = Path(host.share_dir) / "salt" / "pillar"
+    """Write the host's pillar on the master (top.sls maps each minion to its own file), and (sync) sync
+    the extension modules and the core to its minion."""
+    pillar_dir = Path(tb.files["salt_master"]["pillar_dir"])
     pillar_dir.mkdir(parents=True, exist_ok=True)
-    (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - demo\n")
-    (pillar_dir / "demo.sls").write_text(json.dumps(data, indent=1) + "\n")
+    (pillar_dir / ("node_%s.sls" % host.name)).write_text(json.dumps(data, indent=1) + "\n")
+    nodes = sorted(p.stem[len("node_"):] for p in pillar_dir.glob("node_*.sls"))
+    (pillar_dir / "top.sls").write_text(json.dumps({"base": {n: ["node_" + n] for n in nodes}}, indent=1) + "\n")
     if not sync:
         return
     rc, local, output = _call(tb, host, ["saltutil.sync_all"])
@@ -82,7 +90,7 @@ def prepare(tb: Testbed, host: Host, data: Dict[str, Any], sync: bool = True) ->
 
 
 def apply(tb: Testbed, host: Host) -> ApplyResult:
-    """salt-call --local state.apply pkgsrc."""
+    """salt HOST state.apply pkgsrc (through the master)."""
     rc, local, output = _call(tb, host, ["state.apply", "pkgsrc"])
     states = []
     if isinstance(local, dict):

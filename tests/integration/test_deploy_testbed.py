@@ -1,20 +1,23 @@
 """Bootstrap, packages and a service on real test hosts (systemd as PID 1), through the real
-ansible-playbook (over ssh) and the real salt-call, with the kit and repository over real HTTP.
+ansible-playbook (over ssh) and the real salt-ssh (the thin with pkgsrc_core, the loader modules from
+the file roots), with the kit and repository over real HTTP. The hosts see nothing of the
+controller's checkout or virtualenv.
 Every step: applied (changed), applied again (not changed), and in check mode / test=True
 (nothing written: a tree hash of the host before and after).
 """
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.fixtures.gpg import make_signer
 from tests.fixtures.www import SIM_LOG, prepare_www
 from tests.integration.adapters import play, task_results
-from tests.testbed.hosts import Host
 from tests.testbed.inventory import REPO_ROOT
 
 pytestmark = [pytest.mark.testbed, pytest.mark.slow]
@@ -48,8 +51,11 @@ def sim_calls(host):
 
 @pytest.fixture()
 def fleet(testbed, tmp_path_factory):
-    """Two hosts and the served kit, key and repository."""
+    """Two hosts (that see nothing of the controller's files) and the served kit, key and repository."""
     tb = testbed(2)
+    for host in tb.hosts:
+        for path in (REPO_ROOT, Path(sys.prefix).resolve()):
+            assert host.run(["test", "-e", str(path)], check=False).returncode != 0, f"{host.name} sees {path}"
     signer = make_signer(tmp_path_factory.mktemp("signer"))
     try:
         www = prepare_www(tb.www_dir, tb.http_url, signer)
@@ -164,6 +170,7 @@ svc-demo:
 
 
 def test_salt_same_deployment_same_results(fleet, tmp_path):
+    """The same request through Ansible and through salt-ssh (as a user runs it: tb.salt_ssh)."""
     tb, www = fleet
     host = tb.hosts[1]
     # The same bootstrap request planned by Ansible and by Salt on the same host: same result.
@@ -171,26 +178,32 @@ def test_salt_same_deployment_same_results(fleet, tmp_path):
     by_ansible = only(ansible(tb, tmp_path, [{"pkgsrc.deploy.bootstrap": options}], host=host.name, check=True))
     salt_args = ["pkgsrc.bootstrap", "test=True"] + ["%s=%s" % (k, json.dumps(v) if isinstance(v, list) else v)
                                                      for k, v in options.items()]
-    tb.salt_call(host, ["saltutil.sync_all"])
-    by_salt = json.loads(tb.salt_call(host, salt_args).stdout)["local"]
+    by_salt = tb.salt_ssh(salt_args, target=host.name)[host.name]
+    assert isinstance(by_salt, dict) and "actions" in by_salt, by_salt
     for key in ("changed", "actions", "layout", "method", "kit"):
         assert by_salt[key] == by_ansible[key], key
     assert "; ".join(by_salt["messages"]) == by_ansible["msg"]
-    states = Path(host.share_dir) / "states"  # seen by the host at Host.SHARE_MOUNT
-    states.mkdir(exist_ok=True)
+
+    # A state file of the user's own next to salt_states/ (the formulas and loader modules) on the
+    # file roots of the salt-ssh configuration; salt-ssh ships both to the host.
+    states = tmp_path / "states"
+    states.mkdir()
     (states / "demo.sls").write_text(SLS.format(repo=www.repo_url, **www.kit_options()))
-    roots = [Host.SHARE_MOUNT + "/states", str(REPO_ROOT / "salt_states")]
+    master_file = Path(tb.files["salt"]["master"])
+    master = yaml.safe_load(master_file.read_text())
+    master["file_roots"] = {"base": [str(states), str(REPO_ROOT / "salt_states")]}
+    master_file.write_text(yaml.safe_dump(master))
 
     def apply(test=False):
-        args = ["saltutil.sync_all"]
-        tb.salt_call(host, args, file_roots=roots)
-        proc = tb.salt_call(host, ["state.apply", "demo"] + (["test=True"] if test else []), file_roots=roots,
-                            check=False)
-        return json.loads(proc.stdout)["local"]
+        out = tb.salt_ssh(["state.apply", "demo"] + (["test=True"] if test else []), target=host.name)
+        ret = out.get(host.name) if isinstance(out, dict) else None
+        assert isinstance(ret, dict) and all(isinstance(r, dict) for r in ret.values()), out
+        return ret
 
     before = tree(host)
     tested = apply(test=True)
     assert all(r["result"] in (None, True) for r in tested.values()), json.dumps(tested, indent=1)
+    assert any(r["changes"] or r["result"] is None for r in tested.values())
     assert tree(host) == before
     first = apply()
     assert all(r["result"] is True for r in first.values()), textwrap.shorten(json.dumps(first), 2000)

@@ -1,6 +1,8 @@
 """The Salt formulas (salt_states/pkgsrc/*.sls): pillar.example renders to the states it documents (on this
-machine, nothing applied); and on a real test host, through the real salt-call with the
-formulas on file_roots and a pillar like pillar.example's: the host-wide prefix (bootstrap, packages) and
+machine, nothing applied); and on a real test host that sees nothing of the controller's files, through a
+real salt-master (the formulas and salt_states/ on its file_roots, the pillar on its pillar_roots) and the
+host's own salt-minion (Salt installed in the host; saltutil.sync_all delivers the modules and the core),
+with a pillar like pillar.example's: the host-wide prefix (bootstrap, packages) and
 two applications, one sharing that prefix and one in its own prefix from its own kit. Applied with
 test=True on a fresh host (nothing written), for real (changed, both services answer), again (nothing
 changed), and after a pillar change: test=True (nothing written, the service not restarted), then for
@@ -78,16 +80,16 @@ def app(prefix: str, port: int, greeting: str, bootstrap: Any, repositories: Lis
 
 
 def apply(tb: Any, host: Host, pillar: Dict[str, Any], test: bool = False) -> Dict[str, Dict[str, Any]]:
-    """state.apply pkgsrc with this pillar; returns {state id: result}, failing on any False result."""
-    pillar_dir = Path(host.share_dir) / "salt" / "pillar"
+    """salt HOST state.apply pkgsrc with this pillar (on the master); returns {state id: result}, failing on
+    any False result."""
+    pillar_dir = Path(tb.files["salt_master"]["pillar_dir"])
     pillar_dir.mkdir(parents=True, exist_ok=True)
     (pillar_dir / "top.sls").write_text("base:\n  '*':\n    - deploy\n")
     (pillar_dir / "deploy.sls").write_text(json.dumps(pillar, indent=1))
-    proc = tb.salt_call(host, ["state.apply", "pkgsrc"] + (["test=True"] if test else []), check=False,
-                        timeout=600)
-    out = json.loads(proc.stdout)["local"]
-    assert isinstance(out, dict), out
-    results = {tag.split("_|-")[1]: ret for tag, ret in out.items()}
+    out, proc = tb.salt_cli([host.name, "state.apply", "pkgsrc"] + (["test=True"] if test else []), timeout=600)
+    ret = out.get(host.name) if isinstance(out, dict) else None
+    assert isinstance(ret, dict) and all(isinstance(v, dict) for v in ret.values()), out
+    results = {tag.split("_|-")[1]: r for tag, r in ret.items()}
     failed = {k: v["comment"] for k, v in results.items() if v["result"] is False}
     assert not failed and proc.returncode == 0, failed or proc.stderr
     return results
@@ -95,8 +97,9 @@ def apply(tb: Any, host: Host, pillar: Dict[str, Any], test: bool = False) -> Di
 
 @pytest.fixture()
 def deployment(testbed, tmp_path_factory):
-    """One host, the served artifacts, and the pillar that deploys them."""
+    """One host with its own minion of the test master, the served artifacts, and the pillar that deploys them."""
     tb = testbed(1)
+    assert tb.hosts[0].run(["test", "-e", str(REPO)], check=False).returncode != 0, "the host sees the checkout"
     signer = make_signer(tmp_path_factory.mktemp("signer"))
     try:
         www = prepare_www(tb.www_dir, tb.http_url, signer)
@@ -116,9 +119,13 @@ def deployment(testbed, tmp_path_factory):
                 "canary": app(CANARY, 8081, "hello from canary", canary_kit, [tb.http_url + "canary/All"]),
             },
         }}
-        synced = json.loads(tb.salt_call(tb.hosts[0], ["saltutil.sync_all"]).stdout)["local"]
+        tb.start_salt_master()  # file_roots: the checkout's salt_states/ (formulas, _modules, _states, _utils)
+        tb.start_minions()
+        host = tb.hosts[0]
+        synced = tb.salt([host.name, "saltutil.sync_all"])[host.name]
         assert "states.pkgsrc_service" in synced["states"], synced
-        yield tb, tb.hosts[0], pillar
+        assert "utils.pkgsrc_core.__init__" in synced["utils"], synced
+        yield tb, host, pillar
     finally:
         signer.close()
 
@@ -219,7 +226,7 @@ def test_formulas_apply_converge_and_test_mode(deployment):
     assert "greeting: hello from canary" in answer(host, 8081)
     env = host.get_file(CANARY + "/etc/svc-demo/svc-demo.env").decode()
     assert "SVC_DEMO_GREETING='hello from canary'\nSVC_DEMO_PORT='8081'\n" in env
-    pkgs = json.loads(tb.salt_call(host, ["pkgsrc.list_pkgs", "prefix=" + CANARY]).stdout)["local"]
+    pkgs = tb.salt([host.name, "pkgsrc.list_pkgs", "prefix=" + CANARY])[host.name]
     assert pkgs["svc-demo"] == "1.0" and "foo-tool" not in pkgs  # the two prefixes are separate
     assert host.run(["test", "-e", "/usr/pkg/bin/foo-tool"], check=False).returncode == 0
     # An application's prefix (manage_path false by default) does not take over the login PATH.

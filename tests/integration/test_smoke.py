@@ -1,6 +1,7 @@
 """Smoke test of the testbed itself: two real systemd hosts fetch a repository's pkg_summary over real
-HTTP, answer Ansible (ssh and nsenter connections) and Salt (salt-ssh and salt-call), and teardown
-leaves nothing behind.
+HTTP, answer Ansible (ssh and nsenter connections) and Salt (salt-ssh from the controller, and the
+host's own salt-call), see nothing of the controller's checkout or virtualenv, and teardown leaves
+nothing behind.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,9 @@ def test_two_hosts_fetch_over_http_and_answer_ansible_and_salt(testbed) -> None:
     url = f"{tb.http_url}All/pkg_summary.gz"
 
     for host in tb.hosts:
+        # Nothing of the controller's checkout or Python is visible in a host.
+        for path in (REPO_ROOT, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()):
+            assert host.run(["test", "-e", str(path)], check=False).returncode != 0, f"{host.name} sees {path}"
         # Real systemd as PID 1, booted cleanly.
         assert host.system_state() == "running", host.failed_units()
         assert host.run(["cat", "/proc/1/comm"]).stdout.strip() == "systemd"
@@ -131,12 +136,12 @@ def test_two_hosts_fetch_over_http_and_answer_ansible_and_salt(testbed) -> None:
     results = _ansible(tb, "grid", "-m", "ansible.builtin.command", "-a", "id -un")
     assert results == {name: ("CHANGED", "grid") for name in names}
 
-    # Salt: salt-ssh from the controller (ships its thin over ssh), and salt-call inside each host.
-    proc = subprocess.run([str(VENV_BIN / "salt-ssh"), "-c", tb.files["salt"]["config_dir"], "*", "test.ping",
-                           "--out=json", "--static"], env=_tool_env(tb), capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert json.loads(proc.stdout) == {name: True for name in names}
+    # Salt: salt-ssh from the controller (ships its thin, with pkgsrc_core, over ssh; runs on the
+    # host's python3), and the host's own salt-call (Salt installed in the host, rootfs.HOST_SALT_VENV).
+    assert tb.salt_ssh(["test.ping"]) == {name: True for name in names}
+    grains = tb.salt_ssh(["grains.item", "init", "os", "host"])
+    assert grains == {h.name: {"init": "systemd", "os": "Debian", "host": h.name} for h in tb.hosts}, grains
+    assert tb.salt_ssh(["pkgsrc.version_cmp", "1.0", "1.0nb1"]) == {name: -1 for name in names}
     for host in tb.hosts:
         out = tb.salt_call(host, ["grains.item", "init", "os", "host"]).stdout
         assert json.loads(out)["local"] == {"init": "systemd", "os": "Debian", "host": host.name}

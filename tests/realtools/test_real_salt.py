@@ -1,7 +1,9 @@
 """Salt against the real pkg_install 20170419 and pkgin 26.4.0: our pkgsrc.* functions, and Salt's
-own pkg states and functions through the provider (``providers: {pkg: pkgsrc}``), with the real
-salt-call on a testbed host. Every state: test=True (nothing written), applied (changed), applied
-again (not changed). What is installed is asked of the real pkg_info.
+own pkg states and functions through the provider (``providers: {pkg: pkgsrc}`` in the minion's
+configuration), through a real salt-master and the host's own salt-minion (Salt installed in the
+host; ``saltutil.sync_all`` delivers the modules and the core; the host sees nothing of the
+controller's checkout or virtualenv). Every state: test=True (nothing written), applied (changed),
+applied again (not changed). What is installed is asked of the real pkg_info.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import json
 import pytest
 
 from tests.integration.test_deploy_testbed import tree
-from tests.realtools import PREFIX
+from tests.realtools import PREFIX, REPO_ROOT
 from tests.realtools.site import prepare
 from tests.realtools.test_real_ansible import pkg_info
 
@@ -24,20 +26,22 @@ def salt_host(real_kit, testbed_session):
     tb = testbed_session(1, names=["realsalt"])
     site = prepare(tb.www_dir, tb.http_url, real_kit)
     host = tb.hosts[0]
-    synced = call(tb, host, "saltutil.sync_all")
-    assert "modules.pkgsrc" in synced["modules"], synced
+    assert host.run(["test", "-e", str(REPO_ROOT)], check=False).returncode != 0, "the host sees the checkout"
+    tb.start_minions(minion=PROVIDER)  # the provider option goes into the minion's configuration
+    synced = tb.salt([host.name, "saltutil.sync_all"])[host.name]
+    assert "modules.pkgsrc" in synced["modules"] and "utils.pkgsrc_core.__init__" in synced["utils"], synced
+    # Through the provider, the module is loaded by salt.loader.raw_mod, which does not put the synced
+    # utils on sys.path: the module finds them itself (salt_states/_modules/pkgsrc.py _core()).
+    assert tb.salt([host.name, "pkg.version_cmp", "1.0", "1.0nb1"])[host.name] == -1
     return tb, host, site
 
 
 def call(tb, host, *args):
-    """salt-call --local ARGS with the provider configured; the function's return value."""
-    proc = tb.salt_call(host, list(args), minion=PROVIDER, check=False)
-    try:
-        out = json.loads(proc.stdout)
-    except ValueError:
-        raise AssertionError("salt-call %s: rc %d\n%s\n%s"
-                             % (args, proc.returncode, proc.stdout, proc.stderr)) from None
-    return out["local"]
+    """salt HOST ARGS through the master (the minion has the provider configured); the function's return value."""
+    out, proc = tb.salt_cli([host.name, *args], timeout=600)
+    if not isinstance(out, dict) or host.name not in out:
+        raise AssertionError("salt %s %s: rc %d\n%s\n%s" % (host.name, args, proc.returncode, proc.stdout, proc.stderr))
+    return out[host.name]
 
 
 def arg(key, value):

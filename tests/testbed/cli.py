@@ -1,6 +1,6 @@
 """Command line: bring a testbed up and leave it running, tear it down, or build the cached root.
 
-    python -m tests.testbed up --hosts N --dir DIR [--serve DIR] [--names a,b] [--no-controller-python]
+    python -m tests.testbed up --hosts N --dir DIR [--serve DIR] [--names a,b]
     python -m tests.testbed down --dir DIR      (idempotent; also cleans a half-failed up)
     python -m tests.testbed down --all [--dir DIR]   (every pdtb- run on this machine, crashed ones too)
     python -m tests.testbed leftovers --dir DIR
@@ -31,8 +31,6 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--names", help="comma-separated host names (default host1..hostN)")
     up.add_argument("--dir", required=True, help="work folder for this run (state, keys, inventories, logs)")
     up.add_argument("--serve", help="folder to publish over HTTP (default DIR/www)")
-    up.add_argument("--no-controller-python", action="store_true",
-                    help="do not bind the repository and the controller's Python read-only into the hosts")
     down = sub.add_parser("down", help="stop and remove a testbed (idempotent)")
     down.add_argument("--dir", help="work folder of the run")
     down.add_argument("--all", action="store_true", help="also clean every other pdtb- run on this machine")
@@ -53,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "up":
         names = args.names.split(",") if args.names else None
-        tb = Testbed(args.dir, serve=args.serve, bind_controller_python=not args.no_controller_python)
+        tb = Testbed(args.dir, serve=args.serve)
         ensure_collections(COLLECTIONS_PATH)
         tb.up(args.hosts, names=names)
         print(json.dumps(tb.describe(), indent=2))

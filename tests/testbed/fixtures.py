@@ -73,7 +73,7 @@ def _factory(root: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Test
     made: list[Testbed] = []
 
     def make(n: int = 2, names: Sequence[str] | None = None, serve: Path | str | None = None,
-             bind_controller_python: bool = True) -> Testbed:
+             bind_controller_python: bool = False) -> Testbed:
         tb = Testbed(tmp_path_factory.mktemp("testbed"), serve=serve, root=root,
                      bind_controller_python=bind_controller_python)
         made.append(tb)  # before up(): a failed up is still torn down
@@ -95,7 +95,8 @@ def _teardown(made: list[Testbed]) -> None:
 
 @pytest.fixture
 def testbed(testbed_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestbedFactory]:
-    """Factory: ``testbed(n=2, names=None, serve=None, bind_controller_python=True) -> Testbed``."""
+    """Factory: ``testbed(n=2, names=None, serve=None) -> Testbed`` (hosts see nothing of the controller's files;
+    ``bind_controller_python`` is accepted only as False, for older callers)."""
     make, made = _factory(testbed_root, tmp_path_factory)
     try:
         yield make

@@ -10,8 +10,8 @@ Nothing of the controller's checkout or virtualenv needs to be visible inside a 
   ``salt_states/``: ``saltutil.sync_all`` copies ``_modules``, ``_states`` and the ``_utils/pkgsrc_core``
   package to the minions. Each minion is the host's own Salt (``rootfs.HOST_SALT_VENV``, a virtualenv
   of the host's python3 with salt from PyPI, baked into the root), started by systemd.
-- ``Testbed.salt_call(..., host_salt=True)`` runs the host's own ``salt-call --local`` (for the
-  saltext-pkgsrc wheel installed into the host's Salt).
+- ``Testbed.salt_call(...)`` runs the host's own ``salt-call --local`` (for the saltext-pkgsrc wheel
+  installed into the host's Salt). The controller's Salt never runs inside a host.
 """
 from __future__ import annotations
 
@@ -125,8 +125,8 @@ def wait_port(ctl_netns_path: str, ip: str, port: int, timeout: float = 60.0) ->
     raise RuntimeError(f"nothing listens on {ip}:{port} after {timeout:.0f}s")
 
 
-def minion_config(name: str, master_ip: str) -> str:
-    """/etc/salt/minion.d/testbed.conf for a host: its id and the master on the controller."""
+def minion_config(name: str, master_ip: str, extra: Mapping[str, Any] | None = None) -> str:
+    """/etc/salt/minion.d/testbed.conf for a host: its id, the master on the controller, and ``extra``."""
     return yaml.safe_dump({
         "master": master_ip,
         "id": name,
@@ -134,6 +134,7 @@ def minion_config(name: str, master_ip: str) -> str:
         "random_reauth_delay": 0,
         "log_level_logfile": "info",
         "fileserver_list_cache_time": 0,
+        **(extra or {}),
     }, sort_keys=False)
 
 
@@ -144,4 +145,3 @@ def master_cli(ctl_netns_path: str, mdir: Path, tool: str, args: Sequence[str],
             "--log-level=quiet", *(["--static"] if tool == "salt" else []), *args]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
     return _json_output(proc, " ".join(argv[2:])), proc
-

@@ -129,15 +129,16 @@ class Testbed:
         hosts[0].run(["systemctl", "is-system-running"])
         tb.down()                            # idempotent; tb.leftovers() == [] afterwards
 
-    ``serve`` is the folder the HTTP server publishes (default ``WORKDIR/www``). With
-    ``bind_controller_python`` the repository and the controller's Python are bind-mounted read-only
-    into every host at the same paths, so ``<repo>/.venv/bin/salt-call`` runs inside a host.
+    ``serve`` is the folder the HTTP server publishes (default ``WORKDIR/www``). The hosts see nothing
+    of the controller's checkout or Python: Salt reaches them as users run it (salt-ssh, the run's
+    salt-master and the hosts' own minions, or the hosts' own salt-call; see salt.py), and Ansible
+    ships its modules itself.
     """
 
     __test__ = False  # a class named Test* that pytest must not collect
 
     def __init__(self, workdir: Path | str, run_id: str | None = None, serve: Path | str | None = None,
-                 root: Path | None = None, bind_controller_python: bool = True,
+                 root: Path | None = None, bind_controller_python: bool = False,
                  extra_binds: Sequence[tuple[str, str, bool]] = ()) -> None:
         self.workdir = Path(workdir).resolve()
         self.run_id = run_id or secrets.token_hex(3)
@@ -145,7 +146,9 @@ class Testbed:
         self.ctl_netns = f"{self.prefix}-ctl"
         self.serve = Path(serve).resolve() if serve else self.workdir / "www"
         self.root = root
-        self.bind_controller_python = bind_controller_python
+        if bind_controller_python:
+            raise ValueError("bind_controller_python was removed: test hosts never see the controller's checkout "
+                             "or virtualenv (use tb.salt_ssh, tb.start_minions/tb.salt, or tb.salt_call)")
         self.extra_binds = list(extra_binds)
         self.hosts: list[Host] = []
         self.http_url = ""
@@ -174,8 +177,7 @@ class Testbed:
     def load(cls, workdir: Path | str) -> Testbed:
         """The testbed recorded in ``workdir`` (for ``down`` from another process)."""
         state = json.loads((Path(workdir) / STATE_FILE).read_text(encoding="utf-8"))
-        tb = cls(workdir, run_id=state["run_id"], serve=state.get("serve"),
-                 bind_controller_python=state.get("bind_controller_python", True))
+        tb = cls(workdir, run_id=state["run_id"], serve=state.get("serve"))
         tb._state = state
         tb.http_url = state.get("http", {}).get("url", "")
         tb.files = state.get("files", {})
@@ -212,7 +214,7 @@ class Testbed:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._state = {"run_id": self.run_id, "workdir": str(self.workdir), "serve": str(self.serve),
                        "controller_netns": self.ctl_netns, "netns_inodes": {}, "hosts": [], "http": {},
-                       "bind_controller_python": self.bind_controller_python, "phase": "starting",
+                       "phase": "starting",
                        "pid": os.getpid()}
         self._save()
         try:
@@ -314,13 +316,6 @@ class Testbed:
             (str(self.workdir / "etc-hosts"), "/etc/hosts", True),
             (str(hdir / "share"), Host.SHARE_MOUNT, False),
         ]
-        if self.bind_controller_python:
-            wanted = sorted({inventory.REPO_ROOT, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
-            kept: list[Path] = []
-            for path in wanted:  # sorted: a parent comes before its children, which it already covers
-                if not any(path.is_relative_to(k) for k in kept):
-                    kept.append(path)
-            binds += [(str(p), str(p), True) for p in kept]
         return binds + self.extra_binds
 
     def _start_http(self) -> None:
@@ -359,19 +354,18 @@ class Testbed:
 
     def salt_call(self, host: Host, args: Sequence[str], file_roots: Sequence[str] | None = None,
                   check: bool = True, timeout: float | None = 300,
-                  minion: dict[str, Any] | None = None, host_salt: bool = False) -> subprocess.CompletedProcess[Any]:
-        """Run masterless ``salt-call --local ARGS --out=json`` inside ``host`` with the controller's Salt.
+                  minion: dict[str, Any] | None = None, host_salt: bool = True) -> subprocess.CompletedProcess[Any]:
+        """Run the host's own masterless ``salt-call --local ARGS --out=json`` (``rootfs.HOST_SALT_VENV``).
 
-        Needs ``bind_controller_python`` (the default): the repository's .venv and its Python are
-        mounted read-only in every host at the same paths. The minion config lives in the host's
-        share folder; Salt's cache and pki go to /var/tmp inside the host (gone at teardown).
-        ``minion`` adds options to the minion configuration (e.g. ``providers``).
-        ``host_salt`` runs the host's own Salt instead (``rootfs.HOST_SALT_VENV``, no bind needed);
-        ``file_roots`` must then be paths inside the host.
+        ``file_roots`` are paths inside the host (default ``/srv/salt``); the pillar is read from
+        ``<share>/salt/pillar`` (``Host.SHARE_MOUNT`` inside the host). The minion config lives in the
+        host's share folder; Salt's cache and pki go to /var/tmp inside the host (gone at teardown).
+        ``minion`` adds options to the minion configuration (e.g. ``providers``). ``host_salt`` is
+        accepted for older callers and must be true: the controller's Salt is never visible in a host.
         """
-        if not self.bind_controller_python and not host_salt:
-            raise RuntimeError("salt_call needs Testbed(bind_controller_python=True), or host_salt=True")
-        roots = list(file_roots) if file_roots else [str(inventory.REPO_ROOT / "salt_states")]
+        if not host_salt:
+            raise ValueError("the controller's salt-call is not visible in test hosts any more: use the host's own")
+        roots = list(file_roots) if file_roots else ["/srv/salt"]
         conf_dir = Path(host.share_dir) / "salt"
         conf_dir.mkdir(exist_ok=True)
         (conf_dir / "minion").write_text(json.dumps({
@@ -382,8 +376,8 @@ class Testbed:
             **(minion or {}),
         }), encoding="utf-8")
         (conf_dir / "pillar").mkdir(exist_ok=True)
-        salt_call = f"{HOST_SALT_VENV}/bin/salt-call" if host_salt else str(Path(sys.prefix) / "bin" / "salt-call")
-        argv = [salt_call, "--local", "-c", f"{Host.SHARE_MOUNT}/salt", "--out=json", "--log-level=quiet", *args]
+        argv = [f"{HOST_SALT_VENV}/bin/salt-call", "--local", "-c", f"{Host.SHARE_MOUNT}/salt", "--out=json",
+                "--log-level=quiet", *args]
         return host.run(argv, check=check, timeout=timeout)
 
     # ----- Salt as users run it (see salt.py) ------------------------------------------------------------
@@ -392,7 +386,7 @@ class Testbed:
         """``salt-ssh [EXTRA] TARGET ARGS`` with the run's roster and master config; the parsed JSON output.
 
         The thin carries the Salt it needs and ``pkgsrc_core`` (``thin_extra_mods``); the loader modules
-        come from the file roots. Works with ``bind_controller_python=False``: hosts need python3 and sshd.
+        come from the file roots. The hosts need only python3 and sshd.
         ``pythonpath``: where salt-ssh imports the core from (default the checkout's plugins/module_utils).
         """
         out, _proc = salt_tools.salt_ssh(self.files["salt"]["config_dir"], target, args, timeout=timeout,
@@ -426,13 +420,16 @@ class Testbed:
         self._save()
         return dict(self.files["salt_master"])
 
-    def start_minions(self, hosts_: Sequence[Host] | None = None, timeout: float = 90.0) -> None:
+    def start_minions(self, hosts_: Sequence[Host] | None = None, timeout: float = 90.0,
+                      minion: dict[str, Any] | None = None) -> None:
         """Start the host's own salt-minion (``rootfs.HOST_SALT_VENV``) on each host, pointed at the
-        master; wait until every one answers ``test.ping`` through the master."""
+        master; wait until every one answers ``test.ping`` through the master. ``minion`` adds options
+        to each minion's configuration (e.g. ``providers``)."""
         self.start_salt_master()
         chosen = list(hosts_) if hosts_ else list(self.hosts)
         for host in chosen:
-            host.put_file("/etc/salt/minion.d/testbed.conf", salt_tools.minion_config(host.name, netns.CONTROLLER_IP))
+            host.put_file("/etc/salt/minion.d/testbed.conf",
+                          salt_tools.minion_config(host.name, netns.CONTROLLER_IP, extra=minion))
             host.run(["systemctl", "start", "salt-minion.service"])
         deadline = time.monotonic() + timeout
         out: Any = None
@@ -447,9 +444,13 @@ class Testbed:
 
     def salt(self, args: Sequence[str], tool: str = "salt", timeout: float = 900) -> Any:
         """``salt ARGS`` (or ``salt-run``, ``salt-key``) against the run's master; the parsed JSON output."""
+        return self.salt_cli(args, tool=tool, timeout=timeout)[0]
+
+    def salt_cli(self, args: Sequence[str], tool: str = "salt",
+                 timeout: float = 900) -> tuple[Any, subprocess.CompletedProcess[str]]:
+        """Like ``salt()``, also returning the process (``salt --static`` exits 1 when a minion's retcode is not 0)."""
         mdir = Path(self.start_salt_master()["config_dir"])
-        out, _proc = salt_tools.master_cli(str(netns.netns_path(self.ctl_netns)), mdir, tool, args, timeout=timeout)
-        return out
+        return salt_tools.master_cli(str(netns.netns_path(self.ctl_netns)), mdir, tool, args, timeout=timeout)
 
     def http_requests(self) -> list[dict[str, Any]]:
         """Every request the HTTP server answered so far (one dict per request)."""
