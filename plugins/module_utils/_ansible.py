@@ -6,7 +6,7 @@ core result dict to exit_json the same way for every module.
 """
 from __future__ import annotations
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import CommandError, PkgsrcError
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import PkgsrcError
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result, Runner, validate_argv
 
 
@@ -30,10 +30,7 @@ def run(module, function, *args, **kwargs):
     try:
         return function(*args, **kwargs)
     except PkgsrcError as exc:
-        extra = {}
-        if isinstance(exc, CommandError):
-            extra = {"cmd": exc.argv, "rc": exc.rc, "stdout": exc.stdout, "stderr": exc.stderr}
-        module.fail_json(msg=str(exc), **extra)
+        module.fail_json(msg=str(exc), **exc.details())
     return None
 
 

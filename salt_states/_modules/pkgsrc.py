@@ -93,11 +93,12 @@ def __virtual__():
 
 
 def _call(function, *args, **kwargs):
-    """Call the core; a PkgsrcError becomes CommandExecutionError with its message and hint."""
+    """Call the core; a PkgsrcError becomes CommandExecutionError with its message and hint, and its
+    details as the exception's info (a run that failed part-way gives Salt's pkg states its changes)."""
     try:
         return function(*args, **kwargs)
     except PkgsrcError as exc:
-        raise CommandExecutionError(str(exc)) from None
+        raise CommandExecutionError(str(exc), info=exc.details() or None) from None
 
 
 def _layout(prefix=None):

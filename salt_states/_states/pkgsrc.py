@@ -40,6 +40,7 @@ def _run(name, state, pkgs=None, version=None, prefix=None, **kwargs):
                                            version=version, **options)
     except CommandExecutionError as exc:
         ret["comment"] = str(exc)
+        ret["changes"] = (getattr(exc, "info", None) or {}).get("changes", {})  # a run that failed part-way
         return ret
     lines = result["messages"] or ["%s: already as asked (%s)" % (name, state)]
     if test:

@@ -280,3 +280,22 @@ def test_pkgin_database_lagging_behind_the_summaries_is_reloaded_once(two_repos)
     assert [e["argv"] for e in calls(local)[mark:] if e["tool"] == "pkgin"] == [
         ["-y", "install", "big-1.0"], ["-f", "-y", "update"], ["-y", "install", "big-1.0"]]
     assert not converge(local, "big").changed
+
+
+def test_a_run_that_fails_part_way_reports_what_changed(site):
+    """pkgin installs what it can and exits 1 when one package file is gone (404): the failure says
+    what the prefix holds now, changed or not, and the lines pkg_install logged for this run only."""
+    from pkgsrc_core.packages.converge import PartlyAppliedError  # pylint: disable=import-outside-toplevel
+
+    local, all_dir, _server = site
+    assert converge(local, "hello-1.0").changed  # earlier lines in pkg_install-err.log
+    (all_dir / "libfoo-2.0nb1.tgz").unlink()
+    with pytest.raises(PartlyAppliedError) as err:
+        converge(local, "foo-tool", "svc-demo")
+    failure = err.value
+    assert "svc-demo-1.0" in installed(local) and "foo-tool-3.2" not in installed(local)
+    assert failure.changes == {"svc-demo": {"old": "", "new": "1.0"}}
+    details = failure.details()
+    assert details["changed"] is True and "svc-demo-1.0" in details["installed"] and details["rc"] == 1
+    assert "svc-demo" in str(failure) and "changed all the same" in str(failure)
+    assert details["pkg_install_log"] and not any("hello" in line for line in details["pkg_install_log"])

@@ -9,6 +9,7 @@ audit with the real pkg_admin, facts. Every step: check mode (the host's tree un
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 
 import pytest
@@ -137,6 +138,7 @@ def test_real_tools_through_ansible(real_host):
     upgraded = one(env, "pkgsrc.deploy.package", pkg({"upgrade": True, "update_cache": True}))
     assert not upgraded.get("failed"), upgraded
     assert not upgraded["plan"]["upgrade_all"], upgraded["plan"]
+    assert any(m.startswith("hello-1.2 is newer than anything the repositories offer") for m in upgraded["messages"])
     assert "hello-1.2" in pkg_info(host)
 
 
@@ -222,3 +224,28 @@ def test_real_fleet_report(real_host, tmp_path):
     # may leave it amber for drift, when run in the same module).
     assert after["vulnerable_packages"] == [] and after["drift"]["missing"] == [], after
     assert after["status"] == ("green" if not after["drift"]["extra"] else "amber"), after
+
+
+def test_real_run_that_fails_part_way(real_host):
+    """The real pkgin with one package file missing (404): it installs the rest and exits 1. The task
+    fails, says the prefix changed (changed: true) and what it holds, with this run's pkg_install log."""
+    env = real_host
+    tb, host, site, _tmp = env
+    ensure_bootstrapped(env)
+    broken = tb.www_dir / "broken" / "All"
+    shutil.copytree(tb.www_dir / "All", broken, dirs_exist_ok=True)
+    (broken / "libfoo-2.0nb1.tgz").unlink()
+    url = site.base_url + "broken/All"
+    assert not one(env, "pkgsrc.deploy.package", pkg({"name": ["foo-tool", "svc-demo"], "state": "absent",
+                                                      "autoremove": True})).get("failed")
+    assert not one(env, "pkgsrc.deploy.repository", {"repositories": [url], "prefix": PREFIX}).get("failed")
+    try:
+        failed = one(env, "pkgsrc.deploy.package", pkg({"name": ["foo-tool", "svc-demo"]}))
+        assert failed.get("failed") and failed["changed"] is True, failed
+        assert failed["changes"] == {"svc-demo": {"old": "", "new": "1.0"}}, failed
+        assert "svc-demo-1.0" in failed["installed"] and "foo-tool-3.2" not in failed["installed"]
+        assert "svc-demo-1.0" in pkg_info(host) and "foo-tool-3.2" not in pkg_info(host)
+        assert failed["pkg_install_log"], failed
+    finally:
+        assert not one(env, "pkgsrc.deploy.repository", {"repositories": [site.repo_url], "prefix": PREFIX}).get(
+            "failed")

@@ -5,7 +5,7 @@ state result of False), so users never see a traceback.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 
 class PkgsrcError(Exception):
@@ -15,6 +15,10 @@ class PkgsrcError(Exception):
         self.message = message
         self.hint = hint
         super().__init__(message if not hint else "%s: %s" % (message, hint))
+
+    def details(self) -> Dict[str, Any]:
+        """Structured fields an adapter adds to its failure result (Ansible fail_json, Salt's info)."""
+        return {}
 
 
 class PatternError(PkgsrcError):
@@ -51,6 +55,9 @@ class CommandError(PkgsrcError):
         detail = (stderr or stdout).strip().splitlines()
         tail = detail[-1] if detail else "no output"
         super().__init__("command %s exited %d (%s)" % (" ".join(self.argv), rc, tail), hint)
+
+    def details(self) -> Dict[str, Any]:
+        return {"cmd": self.argv, "rc": self.rc, "stdout": self.stdout, "stderr": self.stderr}
 
 
 class LockError(PkgsrcError):

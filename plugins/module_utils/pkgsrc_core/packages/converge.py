@@ -8,6 +8,7 @@ import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import CommandError, PkgsrcError
+from ..fsutil import decode_lenient
 from ..layout import Layout
 from ..lock import PkgdbLock
 from ..prefixes import select_prefix
@@ -24,6 +25,7 @@ from .plan import (
     PackageResult,
     plan_packages,
     validate_names,
+    version_changes,
 )
 from .tools import (
     Command,
@@ -42,6 +44,33 @@ from .tools import (
 
 class NotBootstrappedError(PkgsrcError):
     """The prefix has no package database."""
+
+
+class PartlyAppliedError(CommandError):
+    """A package tool failed part-way: what the prefix holds now, and the tools' log of this run.
+
+    pkgin installs what it can and exits 1 when one package file cannot be fetched or one name is
+    unknown (samples/transcripts-2), so a failed run may still have changed the prefix.
+    """
+
+    def __init__(self, error: CommandError, before: Sequence[str], after: Sequence[str],
+                 log_lines: Sequence[str], log_path: str) -> None:
+        self.before = list(before)
+        self.after = list(after)
+        self.log_lines = list(log_lines)
+        self.changes = version_changes(before, after)
+        what = "; ".join("%s %s -> %s" % (n, c["old"] or "(none)", c["new"] or "(removed)")
+                         for n, c in self.changes.items())
+        hint = ("the prefix changed all the same: %s" % what) if self.changes else "nothing changed in the prefix"
+        if self.log_lines:
+            hint += "; pkg_install's log of this run (%s): %s" % (log_path, " | ".join(self.log_lines[-5:]))
+        super().__init__(error.argv, error.rc, error.stdout, error.stderr, hint)
+
+    def details(self) -> Dict[str, object]:
+        out = super().details()
+        out.update(changed=bool(self.changes), changes=self.changes, installed=self.after,
+                   pkg_install_log=self.log_lines)
+        return out
 
 
 def read_installed(pkg_dbdir: str) -> Dict[str, Installed]:
@@ -144,12 +173,36 @@ def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
         plan = _plan(request, installed, layout, cache_dir)
         commands = _commands(plan, request, layout, use_pkgin)
         notes: List[str] = []
-        done = _run(commands, runner, layout, notes)
+        log_path = layout.host(os.path.join(layout.varbase, "db", "pkgin", "pkg_install-err.log"))
+        log_offset = _size(log_path)
+        try:
+            done = _run(commands, runner, layout, notes)
+        except CommandError as exc:
+            now = read_installed(layout.host(layout.pkg_dbdir))
+            raise PartlyAppliedError(exc, before, sorted(p.pkgname for p in now.values()),
+                                     _read_from(log_path, log_offset), log_path) from None
         after_installed = _verify(request, layout, plan) if commands else installed
     after = sorted(p.pkgname for p in after_installed.values())
     changed = plan.changed or before != after or any(c.purpose.startswith("clean") for c in commands)
     return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines() + notes),
                          tuple(before), tuple(after))
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def _read_from(path: str, offset: int) -> List[str]:
+    """The lines a log gained since it was offset bytes long (pkgin's pkg_install-err.log keeps growing)."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset if _size(path) >= offset else 0)
+            return [line for line in decode_lenient(handle.read()).splitlines() if line.strip()]
+    except OSError:
+        return []
 
 
 def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: List[str]) -> List[Dict[str, object]]:

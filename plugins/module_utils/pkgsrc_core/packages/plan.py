@@ -98,6 +98,7 @@ class PackagePlan:
             else:
                 lines.append("%s %s" % (change.action, change.pkgname))
         lines.extend("autoremove %s" % p for p in self.autoremove)
+        lines.extend(self.messages)
         return lines
 
 
@@ -231,13 +232,27 @@ def _orphans(installed: Mapping[str, Installed], changes: Sequence[Change]) -> T
     return tuple(orphans)
 
 
-def _upgrades(installed: Mapping[str, Installed], available: Sequence[str]) -> Tuple[Change, ...]:
+def _newest(available: Sequence[str]) -> Dict[str, str]:
+    """name -> the PKGNAME with the highest version among those offered."""
     by_name: Dict[str, str] = {}
     for pkgname in available:
         name, version = split_pkgname(pkgname)
         best = by_name.get(name)
         if best is None or dewey_cmp(version, split_pkgname(best)[1]) > 0:
             by_name[name] = pkgname
+    return by_name
+
+
+def _newer_than_offered(installed: Mapping[str, Installed], available: Sequence[str]) -> Tuple[str, ...]:
+    """What `upgrade` leaves alone because it is newer than anything offered (pkgin upgrade would not)."""
+    by_name = _newest(available)
+    return tuple("%s is newer than anything the repositories offer (%s): left as it is" % (pkg.pkgname, by_name[name])
+                 for name, pkg in sorted(installed.items())
+                 if name in by_name and dewey_cmp(pkg.version, split_pkgname(by_name[name])[1]) > 0)
+
+
+def _upgrades(installed: Mapping[str, Installed], available: Sequence[str]) -> Tuple[Change, ...]:
+    by_name = _newest(available)
     out = []
     for name, pkg in sorted(installed.items()):
         best = by_name.get(name)
@@ -275,12 +290,14 @@ def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Inst
     changes.extend(_check_dependants(changes, installed, remove_dependants))
     changes = _dedupe(changes)
     upgrades: Tuple[Change, ...] = ()
+    messages: Tuple[str, ...] = ()
     if upgrade_all:
         planned = {split_pkgname(c.pkgname)[0] for c in changes}
         upgrades = tuple(c for c in _upgrades(installed, _need(available))
                          if split_pkgname(c.pkgname)[0] not in planned)
+        messages = _newer_than_offered(installed, _need(available))
     orphans = _orphans(installed, changes) if autoremove else ()
-    return PackagePlan(tuple(changes), tuple(satisfied), upgrades, orphans)
+    return PackagePlan(tuple(changes), tuple(satisfied), upgrades, orphans, messages)
 
 
 def _dedupe(changes: Iterable[Change]) -> List[Change]:
@@ -296,6 +313,17 @@ def _dedupe(changes: Iterable[Change]) -> List[Change]:
 
 
 # --- applying ----------------------------------------------------------------------------
+
+def version_changes(before: Sequence[str], after: Sequence[str]) -> Dict[str, Dict[str, str]]:
+    """{name: {"old": version, "new": version}} for every package whose PKGNAME differs (Salt's form)."""
+    old = dict(split_pkgname(p) for p in before)
+    new = dict(split_pkgname(p) for p in after)
+    out = {}
+    for name in sorted(set(old) | set(new)):
+        if old.get(name) != new.get(name):
+            out[name] = {"old": old.get(name, ""), "new": new.get(name, "")}
+    return out
+
 
 @dataclass(frozen=True)
 class PackageRequest:
@@ -333,13 +361,7 @@ class PackageResult:
 
     def version_changes(self) -> Dict[str, Dict[str, str]]:
         """{name: {"old": version, "new": version}} for every package that changed (Salt's form)."""
-        before = dict(split_pkgname(p) for p in self.before)
-        after = dict(split_pkgname(p) for p in self.after)
-        out = {}
-        for name in sorted(set(before) | set(after)):
-            if before.get(name) != after.get(name):
-                out[name] = {"old": before.get(name, ""), "new": after.get(name, "")}
-        return out
+        return version_changes(self.before, self.after)
 
     def as_dict(self) -> Dict[str, object]:
         return {"changed": self.changed, "plan": self.plan.as_dict(), "backend": self.backend,

@@ -155,6 +155,9 @@ def test_upgrade_all_never_downgrades():
     plan = plan_packages([], "present", have, available, upgrade_all=True)
     assert [(c.current, c.pkgname) for c in plan.upgrade_all] == [("libfoo-2.0nb1", "libfoo-2.0nb2"),
                                                                   ("php-8.1.29", "php-8.2.20")]
+    # The plan says why hello-1.2 stays.
+    assert plan.messages == ("hello-1.2 is newer than anything the repositories offer (hello-1.1): left as it is",)
+    assert plan.messages[0] in plan.summary_lines() and plan.changed
 
 
 def test_autoremove_never_takes_what_the_same_run_keeps():
