@@ -139,6 +139,19 @@ prefix:
   description: The prefix worked on.
   returned: always
   type: str
+changes:
+  description:
+    - When a package tool failed part-way (pkgin installs what it can and exits 1 when one package
+      file cannot be fetched), what changed all the same, as C({name: {old: version, new: version}});
+      C(changed) is then true if anything did. V(installed) is what the prefix holds after the failure.
+  returned: on a failure after the prefix may have changed
+  type: dict
+  sample: {"svc-demo": {"old": "", "new": "1.0"}}
+pkg_install_log:
+  description: The lines pkg_install wrote to C(VARBASE/db/pkgin/pkg_install-err.log) during this run.
+  returned: on a failure after the prefix may have changed
+  type: list
+  elements: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
