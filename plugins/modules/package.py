@@ -142,8 +142,9 @@ prefix:
 changes:
   description:
     - When a package tool failed part-way (pkgin installs what it can and exits 1 when one package
-      file cannot be fetched), what changed all the same, as C({name: {old: version, new: version}});
-      C(changed) is then true if anything did. V(installed) is what the prefix holds after the failure.
+      file cannot be fetched), what changed all the same - for each package name its C(old) and
+      C(new) version; C(changed) is then true if anything did. V(installed) is what the prefix holds
+      after the failure.
   returned: on a failure after the prefix may have changed
   type: dict
   sample: {"svc-demo": {"old": "", "new": "1.0"}}
