@@ -13,7 +13,7 @@ from ..layout import Layout
 from ..lock import PkgdbLock
 from ..prefixes import select_prefix
 from ..runner import Runner
-from ..versions import compile_pattern
+from ..versions import compile_pattern, split_pkgname
 from .catalogue import load_catalogue, repository_urls
 from .pkgdb import read_pkgdb
 from .plan import (
@@ -205,6 +205,16 @@ def _read_from(path: str, offset: int) -> List[str]:
         return []
 
 
+def _pkgin_lists(layout: Layout, runner: Runner, name: str) -> List[str]:
+    """The PKGNAMEs pkgin's own database holds for a name (`pkgin -p search`), for error messages."""
+    try:
+        base = split_pkgname(name)[0]  # the batches name exact PKGNAMEs
+    except PkgsrcError:
+        base = name
+    result = runner.run([tool_path(layout, "pkgin"), "-p", "search", "^%s-[0-9]" % base])
+    return [line.split(";", 1)[0] for line in (result.stdout or "").splitlines() if ";" in line]
+
+
 def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: List[str]) -> List[Dict[str, object]]:
     """Run the batches. When pkgin says a planned package "is not available in the repository"
     (its database lags behind the summaries: samples/pkgin-added-repository.md), reload the
@@ -231,10 +241,12 @@ def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: Lis
                 if not still:
                     raise
                 offering = ", ".join(configured_repositories(layout))
+                holds = "; ".join("for %s: %s" % (name, ", ".join(_pkgin_lists(layout, runner, name)) or "nothing")
+                                  for name in still)
                 raise PkgsrcError(
                     "pkgin refuses %s (\"not available in the repository\") even after reloading its database "
-                    "with pkgin -f update, while the summaries of %s offer %s"
-                    % (", ".join(still), offering, "it" if len(still) == 1 else "them"),
+                    "with pkgin -f update, while the summaries of %s offer %s; pkgin's database lists %s"
+                    % (", ".join(still), offering, "it" if len(still) == 1 else "them", holds),
                     "pkgin's database and the repositories' summaries disagree: check that pkgin can fetch "
                     "every repository in %s/pkgin/repositories.conf (pkgin -f update shows it), then run "
                     "again" % layout.sysconfdir) from None

@@ -58,3 +58,42 @@ def test_autoremove_removes_exactly_the_planned_orphans(tmp_path):
     plan = plan_packages(["libfoo"], "present", have, None, autoremove=True)
     argvs = [c.argv[1:] for c in pkgin_commands(plan, layout)]
     assert argvs == [("-y", "keep", "libfoo"), ("-y", "remove", "hello")]
+
+
+class _Refusing:
+    """A pkgin that keeps saying "not available" for big-1.0 (a Runner, recording its calls)."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, argv, env=None, cwd=None, stdin=None):  # pylint: disable=unused-argument
+        from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result
+        self.calls.append(list(argv[1:]))
+        if list(argv[1:3]) == ["-y", "install"]:
+            return Result(list(argv), 1, "calculating dependencies...done.\nnothing to do.\n",
+                          "big-1.0 is not available in the repository\n")
+        if list(argv[1:3]) == ["-p", "search"]:
+            return Result(list(argv), 0, "big-0.9;;an older big\n\n=: package is installed and up-to-date\n", "")
+        return Result(list(argv), 0, "", "")
+
+
+def test_a_package_pkgin_keeps_refusing_is_reloaded_once_then_named_with_both_views(tmp_path):
+    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import PkgsrcError
+    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.converge import _run
+    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.tools import Command
+
+    layout, _conf = _layout(tmp_path, "http://a/All", "http://b/All")
+    pkgin = str(tmp_path / "opt/pkg/bin/pkgin")
+    runner = _Refusing()
+    notes = []
+    try:
+        _run([Command((pkgin, "-y", "install", "big-1.0"), "install")], runner, layout, notes)
+    except PkgsrcError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("no error")
+    assert runner.calls == [["-y", "install", "big-1.0"], ["-f", "-y", "update"], ["-y", "install", "big-1.0"],
+                            ["-p", "search", "^big-[0-9]"]]
+    assert "reloaded it with pkgin -f update" in notes[0]
+    assert "the summaries of http://a/All, http://b/All offer it" in message
+    assert "pkgin's database lists for big-1.0: big-0.9" in message
