@@ -1,11 +1,13 @@
 """The commands the pkgin backend builds, and when `pkgin update` is forced."""
 from __future__ import annotations
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import CommandError
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import CommandError, PkgsrcError
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.layout import Layout
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.converge import _run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.plan import Installed, plan_packages
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.tools import (
-    not_available, pkgin_commands, pkgin_loaded, pkgin_update_command, record_pkgin_loaded)
+    Command, not_available, pkgin_commands, pkgin_loaded, pkgin_update_command, record_pkgin_loaded)
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result
 
 
 def _layout(tmp_path, *urls):
@@ -67,7 +69,6 @@ class _Refusing:
         self.calls = []
 
     def run(self, argv, env=None, cwd=None, stdin=None):  # pylint: disable=unused-argument
-        from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result
         self.calls.append(list(argv[1:]))
         if list(argv[1:3]) == ["-y", "install"]:
             return Result(list(argv), 1, "calculating dependencies...done.\nnothing to do.\n",
@@ -78,10 +79,6 @@ class _Refusing:
 
 
 def test_a_package_pkgin_keeps_refusing_is_reloaded_once_then_named_with_both_views(tmp_path):
-    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import PkgsrcError
-    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.converge import _run
-    from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.tools import Command
-
     layout, _conf = _layout(tmp_path, "http://a/All", "http://b/All")
     pkgin = str(tmp_path / "opt/pkg/bin/pkgin")
     runner = _Refusing()
