@@ -1,8 +1,9 @@
 """The two ways to change a prefix's packages: pkgin, or pkg_install's own tools.
 
 Each backend turns a PackagePlan into a short list of commands, one per kind of action, with
-absolute tool paths taken from the prefix (never from PATH). Building the commands is pure;
-`run_commands` runs them through a Runner and checks what they say.
+absolute tool paths taken from the prefix (never from PATH). Building the commands runs nothing
+(it reads at most the prefix's repository list, to choose between a plain and a forced
+`pkgin update`); `run_commands` runs them through a Runner and checks what they say.
 """
 from __future__ import annotations
 
@@ -60,7 +61,8 @@ def pkgin_update_command(layout: Layout, force: bool = False) -> "Command":
     """
     force = force or pkgin_loaded(layout) != configured_repositories(layout)
     argv = (tool_path(layout, "pkgin"),) + (("-f",) if force else ()) + ("-y", "update")
-    return Command(argv, UPDATE_PURPOSE + (" (forced: the repository list changed)" if force else ""))
+    return Command(argv, UPDATE_PURPOSE + (" (forced: the repository list changed, or is not known)"
+                                           if force else ""))
 
 
 def record_pkgin_loaded(layout: Layout) -> None:
