@@ -62,8 +62,30 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _real_kit_missing():
+        from tests.realtools import missing_reason  # pylint: disable=import-outside-toplevel
+        terminalreporter.write_line(missing_reason(), yellow=True)
     if _UNEXPECTED_SKIPS:
         terminalreporter.write_line("PKGSRC_STRICT_SKIPS=1: %d skip(s) not allowed in CI (see ALLOWED_SKIPS in "
                                     "tests/conftest.py); failing the run:" % len(_UNEXPECTED_SKIPS), red=True)
         for line in _UNEXPECTED_SKIPS:
             terminalreporter.write_line("  " + line, red=True)
+
+
+# The real-tools tier (tests/realtools) without the real kit: not collected, and one line says so.
+def _real_kit_missing() -> bool:
+    from tests.realtools import real_kit_dir, required  # pylint: disable=import-outside-toplevel
+    return real_kit_dir() is None and not required()  # required (CI): its fixture fails instead
+
+
+def pytest_ignore_collect(collection_path, config):  # pylint: disable=unused-argument
+    if collection_path.name == "realtools" and collection_path.parent.name == "tests" and _real_kit_missing():
+        return True
+    return None
+
+
+def pytest_report_header(config):  # pylint: disable=unused-argument
+    if _real_kit_missing():
+        from tests.realtools import missing_reason  # pylint: disable=import-outside-toplevel
+        return missing_reason()
+    return None

@@ -1,6 +1,8 @@
 """The commands the pkgin backend builds, and when `pkgin update` is forced."""
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import CommandError, PkgsrcError
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.layout import Layout
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.converge import _run
@@ -83,12 +85,9 @@ def test_a_package_pkgin_keeps_refusing_is_reloaded_once_then_named_with_both_vi
     pkgin = str(tmp_path / "opt/pkg/bin/pkgin")
     runner = _Refusing()
     notes = []
-    try:
+    with pytest.raises(PkgsrcError) as err:
         _run([Command((pkgin, "-y", "install", "big-1.0"), "install")], runner, layout, notes)
-    except PkgsrcError as exc:
-        message = str(exc)
-    else:
-        raise AssertionError("no error")
+    message = str(err.value)
     assert runner.calls == [["-y", "install", "big-1.0"], ["-f", "-y", "update"], ["-y", "install", "big-1.0"],
                             ["-p", "search", "^big-[0-9]"]]
     assert "reloaded it with pkgin -f update" in notes[0]
