@@ -236,8 +236,9 @@ def test_real_run_that_fails_part_way(real_host):
     shutil.copytree(tb.www_dir / "All", broken, dirs_exist_ok=True)
     (broken / "libfoo-2.0nb1.tgz").unlink()
     url = site.base_url + "broken/All"
-    assert not one(env, "pkgsrc.deploy.package", pkg({"name": ["foo-tool", "svc-demo"], "state": "absent",
-                                                      "autoremove": True})).get("failed")
+    assert not one(env, "pkgsrc.deploy.package", pkg({"name": ["foo-tool", "svc-demo", "libfoo"],
+                                                      "state": "absent"})).get("failed")
+    host.run([PREFIX + "/bin/pkgin", "-y", "clean"])  # else pkgin takes libfoo from its download cache
     assert not one(env, "pkgsrc.deploy.repository", {"repositories": [url], "prefix": PREFIX}).get("failed")
     try:
         failed = one(env, "pkgsrc.deploy.package", pkg({"name": ["foo-tool", "svc-demo"]}))
