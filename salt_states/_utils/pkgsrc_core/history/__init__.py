@@ -1,0 +1,1 @@
+../../../../plugins/module_utils/pkgsrc_core/history/__init__.py
