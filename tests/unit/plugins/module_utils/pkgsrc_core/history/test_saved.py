@@ -37,11 +37,11 @@ def _md5(data):
     return hashlib.md5(data).hexdigest()  # noqa: S324
 
 
-def _contents(prefix, files=HELLO_FILES, meta=("+COMMENT", "+DESC", "+BUILD_INFO", "+SIZE_PKG", "+SIZE_ALL"),
+def _contents(prefix, files=None, meta=("+COMMENT", "+DESC", "+BUILD_INFO", "+SIZE_PKG", "+SIZE_ALL"),
               head=(), md5s=None):
     """An installed +CONTENTS as pkg_add writes it (the real hello-1.0's shape)."""
     lines = ["@name hello-1.0", "@cwd %s" % prefix, *head]
-    for rel, data in files.items():
+    for rel, data in (HELLO_FILES if files is None else files).items():
         lines += [rel, "@comment MD5:%s" % (md5s or {}).get(rel, _md5(data))]
     lines.append("@cwd %s" % prefix)
     for name in meta:
