@@ -7,6 +7,7 @@ core result dict to exit_json the same way for every module.
 from __future__ import annotations
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.errors import PkgsrcError
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.journal import history_options
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.runner import Result, Runner, validate_argv
 
 
@@ -23,6 +24,16 @@ class AnsibleRunner(Runner):
         rc, out, err = self.module.run_command(list(args), check_rc=False, environ_update=environ, cwd=cwd,
                                                data=stdin, binary_data=True, use_unsafe_shell=False)
         return Result(args, rc, out, err)
+
+
+#: The options of the `_history` documentation fragment, for a module's argument_spec.
+HISTORY_ARGS = dict(history_keep=dict(type="int", default=200), save_packages=dict(type="bool", default=True),
+                    saved_keep=dict(type="int", default=5), saved_max_size=dict(type="str"))
+
+
+def history(module):
+    """The run's history options (actor ansible); a bad value fails the task."""
+    return run(module, history_options, "ansible", module.params)
 
 
 def run(module, function, *args, **kwargs):

@@ -25,6 +25,7 @@ author:
   - pkgsrc.deploy developers (@pkgsrc-deploy)
 extends_documentation_fragment:
   - pkgsrc.deploy._prefix
+  - pkgsrc.deploy._history
 attributes:
   check_mode:
     support: full
@@ -148,6 +149,19 @@ changes:
   returned: on a failure after the prefix may have changed
   type: dict
   sample: {"svc-demo": {"old": "", "new": "1.0"}}
+transaction:
+  description:
+    - The id of the record this run added to the prefix's history (see M(pkgsrc.deploy.history));
+      V(null) when nothing changed and in check mode. On a failure, the record of the failed run.
+  returned: always (on a failure, when the prefix may have changed)
+  type: int
+  sample: 42
+saved:
+  description: The installed versions saved as binary packages before they were replaced or removed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["hello-1.0"]
 pkg_install_log:
   description: The lines pkg_install wrote to C(VARBASE/db/pkgin/pkg_install-err.log) during this run.
   returned: on a failure after the prefix may have changed
@@ -157,7 +171,7 @@ pkg_install_log:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, run
+from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import HISTORY_ARGS, AnsibleRunner, history, run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.converge import manage_packages
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.plan import PackageRequest
 
@@ -175,6 +189,7 @@ def main():
             clean=dict(type="bool", default=False),
             remove_dependants=dict(type="bool", default=False),
             lock_timeout=dict(type="int", default=600),
+            **HISTORY_ARGS,
         ),
         supports_check_mode=True,
     )
@@ -183,7 +198,7 @@ def main():
                              params["autoremove"], params["clean"], params["remove_dependants"],
                              float(params["lock_timeout"]))
     result, layout = run(module, manage_packages, request, params["prefix"], params["pkg_dbdir"],
-                         AnsibleRunner(module), module.check_mode)
+                         AnsibleRunner(module), module.check_mode, history(module))
     out = result.as_dict()
     out.update(prefix=layout.prefix if layout else params["prefix"],
                msg="; ".join(result.messages) or "nothing to change")

@@ -20,6 +20,11 @@ class PkgsrcError(Exception):
         """Structured fields an adapter adds to its failure result (Ansible fail_json, Salt's info)."""
         return {}
 
+    def add_hint(self, text: str) -> None:
+        """Add to the hint after the error was raised (e.g. the history record a failed run wrote)."""
+        self.hint = "%s; %s" % (self.hint, text) if self.hint else text
+        self.args = ("%s: %s" % (self.message, self.hint),)
+
 
 class PatternError(PkgsrcError):
     """A package pattern or version string cannot be parsed."""

@@ -47,6 +47,11 @@ class Catalogue:
 
     pkgnames: Tuple[str, ...]
     sources: Tuple[str, ...]  # the summary URLs read
+    files: Tuple[Tuple[str, str], ...] = ()  # (PKGNAME, URL of its package file), first repository first
+
+    def file_url(self, pkgname: str) -> Optional[str]:
+        """Where the first repository that offers pkgname keeps its package file (None: not offered)."""
+        return dict(self.files).get(pkgname)
 
     def __contains__(self, pkgname: object) -> bool:
         return pkgname in set(self.pkgnames)
@@ -126,6 +131,7 @@ def load_catalogue(repos: Sequence[str], cache_dir: Optional[str] = None, refres
         raise RepositoryError("no repository is configured for this prefix",
                               "set repositories (pkgin's repositories.conf or PKG_PATH in pkg_install.conf)")
     names: List[str] = []
+    files: List[Tuple[str, str]] = []
     sources: List[str] = []
     seen = set()
     for repo in repos:
@@ -136,6 +142,7 @@ def load_catalogue(repos: Sequence[str], cache_dir: Optional[str] = None, refres
                 if record.pkgname not in seen:
                     seen.add(record.pkgname)
                     names.append(record.pkgname)
+                    files.append((record.pkgname, "%s/%s" % (repo, record.file_name)))
         except PkgsrcError as exc:
             raise RepositoryError("the summary of %s is unusable: %s" % (url, exc),
                                   "the repository may be mid-update: try again, or run with update_cache") from None
@@ -143,4 +150,4 @@ def load_catalogue(repos: Sequence[str], cache_dir: Optional[str] = None, refres
             cached = _cache_file(cache_dir, url)
             atomic_write(cached, data, mode=0o644)
             atomic_write(cached + ".json", json.dumps(meta), mode=0o644)
-    return Catalogue(tuple(names), tuple(sources))
+    return Catalogue(tuple(names), tuple(sources), tuple(files))

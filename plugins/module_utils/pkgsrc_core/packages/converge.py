@@ -5,6 +5,7 @@ This is the one call the Ansible module and the Salt functions make for packages
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..errors import CommandError, PkgsrcError
@@ -15,6 +16,8 @@ from ..prefixes import select_prefix
 from ..runner import Runner
 from ..versions import compile_pattern, split_pkgname
 from .catalogue import load_catalogue, repository_urls
+from .kit import kit_packages
+from .journal import HistoryOptions, Journal, result_fields
 from .pkgdb import read_pkgdb
 from .plan import (
     CatalogueNeeded,
@@ -54,7 +57,8 @@ class PartlyAppliedError(CommandError):
     """
 
     def __init__(self, error: CommandError, before: Sequence[str], after: Sequence[str],
-                 log_lines: Sequence[str], log_path: str) -> None:
+                 log_lines: Sequence[str], log_path: str, transaction: Optional[int] = None) -> None:
+        self.transaction = transaction
         self.before = list(before)
         self.after = list(after)
         self.log_lines = list(log_lines)
@@ -69,7 +73,7 @@ class PartlyAppliedError(CommandError):
     def details(self) -> Dict[str, object]:
         out = super().details()
         out.update(changed=bool(self.changes), changes=self.changes, installed=self.after,
-                   pkg_install_log=self.log_lines)
+                   pkg_install_log=self.log_lines, transaction=self.transaction)
         return out
 
 
@@ -92,8 +96,10 @@ def _plan(request: PackageRequest, installed: Dict[str, Installed], layout: Layo
         return plan_packages(request.names, request.state, installed, available,
                              remove_dependants=request.remove_dependants,
                              upgrade_all=request.upgrade, autoremove=request.autoremove,
-                             install_upgrades=request.install_upgrades)
+                             install_upgrades=request.install_upgrades, exact=request.exact,
+                             automatic=request.automatic, kit=kit)
 
+    kit = kit_packages(layout) if request.exact else ()
     refresh = request.update_cache or request.state == "latest" or request.upgrade or request.install_upgrades
     try:
         if request.state != "latest" and not request.upgrade and not request.install_upgrades:
@@ -152,9 +158,31 @@ def _verify(request: PackageRequest, layout: Layout, plan: PackagePlan) -> Dict[
     return installed
 
 
+def _replaced(plan: PackagePlan, installed: Dict[str, Installed]) -> List[str]:
+    """The installed PKGNAMEs the plan upgrades, downgrades or removes: what is saved first."""
+    out: List[str] = []
+    for change in plan.changes + plan.upgrade_all:
+        if change.action in ("upgrade", "downgrade") and change.current:
+            out.append(change.current)
+        elif change.action == "remove":
+            out.append(change.pkgname)
+    out.extend(plan.autoremove)
+    present = {p.pkgname for p in installed.values()}
+    return [p for p in out if p in present]
+
+
+def _request_record(request: PackageRequest) -> Dict[str, object]:
+    """The arguments of a request that matter to its history record."""
+    return {k: v for k, v in asdict(request).items() if k != "lock_timeout"}
+
+
 def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
-                      check_mode: bool = False) -> PackageResult:
-    """Bring the prefix's packages to the request. In check mode, plan and report only."""
+                      check_mode: bool = False, history: Optional[HistoryOptions] = None) -> PackageResult:
+    """Bring the prefix's packages to the request. In check mode, plan and report only.
+
+    A run that changes the prefix (or fails part-way) is a transaction: recorded in the prefix's
+    history, with the installed versions it replaces or removes saved first (journal.py).
+    """
     installed = read_installed(layout.host(layout.pkg_dbdir))
     use_pkgin = os.access(tool_path(layout, "pkgin"), os.X_OK)
     backend = "pkgin" if use_pkgin else "pkg_install"
@@ -169,23 +197,54 @@ def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
     with PkgdbLock(layout.host(layout.pkg_dbdir), timeout=request.lock_timeout):
         # Another run may have changed the prefix while this one waited: plan again.
         installed = read_installed(layout.host(layout.pkg_dbdir))
+        journal = Journal(layout, "package", history, runner)
+        notes: List[str] = journal.recover(installed)
         before = sorted(p.pkgname for p in installed.values())
         plan = _plan(request, installed, layout, cache_dir)
         commands = _commands(plan, request, layout, use_pkgin)
-        notes: List[str] = []
+        if plan.changed:
+            journal.begin(_request_record(request), installed)
+            journal.save(_replaced(plan, installed))
         log_path = layout.host(os.path.join(layout.varbase, "db", "pkgin", "pkg_install-err.log"))
         log_offset = _size(log_path)
+        done: List[Dict[str, object]] = []
         try:
-            done = _run(commands, runner, layout, notes)
+            _run(commands, runner, layout, notes, done)
+            after_installed = _verify(request, layout, plan) if commands else installed
         except CommandError as exc:
             now = read_installed(layout.host(layout.pkg_dbdir))
-            raise PartlyAppliedError(exc, before, sorted(p.pkgname for p in now.values()),
-                                     _read_from(log_path, log_offset), log_path) from None
-        after_installed = _verify(request, layout, plan) if commands else installed
+            journal.ran(done + [{"argv": exc.argv, "rc": exc.rc}])
+            note = _finish_failed(journal, installed, now, exc)
+            error = PartlyAppliedError(exc, before, sorted(p.pkgname for p in now.values()),
+                                       _read_from(log_path, log_offset), log_path, journal.id)
+            if note:
+                error.add_hint(note)
+            raise error from None
+        except PkgsrcError as exc:
+            journal.ran(done)
+            note = _finish_failed(journal, installed, read_installed(layout.host(layout.pkg_dbdir)), exc)
+            if note:
+                exc.add_hint(note)
+            raise
+        journal.ran(done)
+        journal.note_unsaved(installed, after_installed)
+        journal.messages.extend(plan.summary_lines())
+        journal.finish("ok", after_installed)
     after = sorted(p.pkgname for p in after_installed.values())
     changed = plan.changed or before != after or any(c.purpose.startswith("clean") for c in commands)
     return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines() + notes),
-                         tuple(before), tuple(after))
+                         tuple(before), tuple(after), result_fields(journal))
+
+
+def _finish_failed(journal: Journal, before: Dict[str, Installed], now: Dict[str, Installed],
+                   exc: PkgsrcError) -> str:
+    """Record a failed run (its record says what failed); return a note for the error, or ""."""
+    if journal.transaction is None:
+        return ""
+    journal.messages.append("failed: %s" % exc.message)
+    journal.note_unsaved(before, now)
+    journal.finish("failed", now)
+    return "recorded as transaction %d (history rollback or undo brings back the packages it started from)" % journal.id
 
 
 def _size(path: str) -> int:
@@ -215,11 +274,11 @@ def _pkgin_lists(layout: Layout, runner: Runner, name: str) -> List[str]:
     return [line.split(";", 1)[0] for line in (result.stdout or "").splitlines() if ";" in line]
 
 
-def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: List[str]) -> List[Dict[str, object]]:
-    """Run the batches. When pkgin says a planned package "is not available in the repository"
+def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: List[str],
+         done: List[Dict[str, object]]) -> None:
+    """Run the batches, adding what ran to done. When pkgin says a planned package "is not available in the repository"
     (its database lags behind the summaries: samples/pkgin-added-repository.md), reload the
     database once with `pkgin -f update` and run that batch again."""
-    done: List[Dict[str, object]] = []
     reloaded = False
     for cmd in commands:
         try:
@@ -253,11 +312,11 @@ def _run(commands: Sequence[Command], runner: Runner, layout: Layout, notes: Lis
         else:
             if is_update(cmd):
                 record_pkgin_loaded(layout)
-    return done
 
 
 def manage_packages(request: PackageRequest, prefix: Optional[str], pkg_dbdir: Optional[str], runner: Runner,
-                    check_mode: bool = False) -> Tuple[PackageResult, Optional[Layout]]:
+                    check_mode: bool = False, history: Optional[HistoryOptions] = None
+                    ) -> Tuple[PackageResult, Optional[Layout]]:
     """The adapters' one call: find the prefix, then converge (or, in check mode, plan).
 
     In check mode a prefix that is not bootstrapped yet (a playbook that bootstraps it in an
@@ -275,4 +334,4 @@ def manage_packages(request: PackageRequest, prefix: Optional[str], pkg_dbdir: O
         would = "install " + ", ".join(wanted) if wanted else "change nothing"
         message = "%s; in check mode: would %s" % (exc.message, would)
         return PackageResult(bool(wanted), plan, "none", (), (message,), (), wanted), None
-    return converge_packages(request, layout, runner, check_mode), layout
+    return converge_packages(request, layout, runner, check_mode, history), layout

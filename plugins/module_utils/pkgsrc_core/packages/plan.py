@@ -353,6 +353,9 @@ class PackageResult:
     messages: Tuple[str, ...]
     before: Tuple[str, ...]
     after: Tuple[str, ...]
+    # The history record this run wrote (None: nothing changed, or check mode), what it saved first,
+    # and its warnings (journal.result_fields).
+    history: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def diff(self) -> Dict[str, str]:
@@ -366,4 +369,4 @@ class PackageResult:
     def as_dict(self) -> Dict[str, object]:
         return {"changed": self.changed, "plan": self.plan.as_dict(), "backend": self.backend,
                 "commands": [dict(c) for c in self.commands], "messages": list(self.messages),
-                "installed": list(self.after)}
+                "installed": list(self.after), **(self.history or {"transaction": None, "saved": []})}

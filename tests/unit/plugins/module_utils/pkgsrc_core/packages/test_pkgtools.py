@@ -86,7 +86,7 @@ def test_a_package_pkgin_keeps_refusing_is_reloaded_once_then_named_with_both_vi
     runner = _Refusing()
     notes = []
     with pytest.raises(PkgsrcError) as err:
-        _run([Command((pkgin, "-y", "install", "big-1.0"), "install")], runner, layout, notes)
+        _run([Command((pkgin, "-y", "install", "big-1.0"), "install")], runner, layout, notes, [])
     message = str(err.value)
     assert runner.calls == [["-y", "install", "big-1.0"], ["-f", "-y", "update"], ["-y", "install", "big-1.0"],
                             ["-p", "search", "^big-[0-9]"]]
