@@ -29,6 +29,8 @@ description:
     C(pkgin upgrade)); O(state=absent) removes a prefix this module bootstrapped.
 author:
   - pkgsrc.deploy developers (@pkgsrc-deploy)
+extends_documentation_fragment:
+  - pkgsrc.deploy._history
 attributes:
   check_mode:
     support: full
@@ -226,7 +228,7 @@ method:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, exit_with, run
+from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import HISTORY_ARGS, AnsibleRunner, exit_with, run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.bootstrap.options import run_bootstrap
 
 SOURCE = dict(
@@ -267,11 +269,12 @@ def main():
             extra_paths=dict(type="list", elements="path"),
             timeout=dict(type="float", default=60.0),
             gpg=dict(type="str", default="gpgv"),
+            **HISTORY_ARGS,
         ),
         mutually_exclusive=[("kit", "url"), ("url", "from_source")],
         supports_check_mode=True,
     )
-    exit_with(module, run(module, run_bootstrap, module.params, AnsibleRunner(module), module.check_mode))
+    exit_with(module, run(module, run_bootstrap, module.params, AnsibleRunner(module), module.check_mode, "ansible"))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ author:
   - pkgsrc.deploy developers (@pkgsrc-deploy)
 extends_documentation_fragment:
   - pkgsrc.deploy._prefix
+  - pkgsrc.deploy._history
 attributes:
   check_mode:
     support: full
@@ -87,7 +88,8 @@ commands:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import AnsibleRunner, exit_with, run
+from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import (
+    HISTORY_ARGS, AnsibleRunner, exit_with, history, run)
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.prefixes import select_prefix
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.repository import (
     RepositoryRequest, manage_repository)
@@ -104,6 +106,7 @@ def main():
             pkg_path=dict(type="bool", default=True),
             verified_installation=dict(type="str", choices=["never", "always", "trusted", "interactive"]),
             update_cache=dict(type="bool", default=True),
+            **HISTORY_ARGS,
         ),
         supports_check_mode=True,
     )
@@ -113,7 +116,8 @@ def main():
         tuple(p["repositories"]) if p["repositories"] is not None else None, p["branch"],
         tuple(p["preferred"]) if p["preferred"] is not None else None, p["pkg_path"],
         p["verified_installation"], p["update_cache"])
-    exit_with(module, run(module, manage_repository, request, layout, AnsibleRunner(module), module.check_mode))
+    exit_with(module, run(module, manage_repository, request, layout, AnsibleRunner(module), module.check_mode,
+                          history(module)))
 
 
 if __name__ == "__main__":

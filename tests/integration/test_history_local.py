@@ -108,8 +108,10 @@ def test_upgrade_then_undo_after_the_repository_dropped_the_old_version(site):
     again = undo(local, record.id)
     assert not again.changed and sorted(os.listdir(hist_dir(local))) == names
 
-    # the rollback is a transaction: undoing it brings 1.1 back (from its saved package)
-    redo = undo(local)
+    # undo again: the newest transaction that is not a rollback is already undone
+    assert not undo(local).changed
+    # the rollback is a transaction: rolling it back brings 1.1 back (from its saved package)
+    redo = undo(local, newest.id)
     assert redo.changed and "hello-1.1" in pkgset(local) and "hello-1.0" not in pkgset(local)
     assert redo.plan.target == newest.id
 
@@ -126,7 +128,7 @@ def test_remove_then_roll_back_restores_packages_and_flags(site):
     assert back.changed and pkgset(local) == before
     assert {i.origin for i in back.plan.installs} == {"saved"}
     # roll back the rollback: removed again
-    undo(local)
+    undo(local, history(local)[0].id)
     assert "foo-tool-3.2" not in pkgset(local) and "libfoo-2.0nb1" not in pkgset(local)
 
 
@@ -235,3 +237,81 @@ def test_history_listing_reads_only(site):
     assert tree_hash(local.root / "opt") == tree
     with pytest.raises(PkgsrcError, match="count"):
         manage_history(_layout(local), SubprocessRunner(), count=0)
+
+
+# --- through the adapters: real ansible-playbook (local connection) and salt-call --local ---------
+
+@pytest.mark.slow
+def test_ansible_history_module_undo_applied_twice_and_in_check_mode(site, tmp_path):
+    from tests.integration.adapters import play, task_results  # pylint: disable=import-outside-toplevel
+    local, all_dir = site
+    prefix = str(local.prefix)
+    steps = task_results(play(tmp_path, [
+        {"pkgsrc.deploy.package": {"name": ["hello-1.0"], "prefix": prefix}},
+        {"pkgsrc.deploy.package": {"name": ["hello"], "state": "latest", "prefix": prefix}},
+    ]))
+    assert all(s["changed"] and not s.get("failed") for s in steps), steps
+    assert steps[1]["saved"] == ["hello-1.0"] and steps[1]["transaction"] == 2
+    remove_packages(all_dir, ["hello-1.0"])
+
+    task = {"pkgsrc.deploy.history": {"undo": True, "prefix": prefix}}
+    tree = tree_hash(local.root / "opt")
+    checked = task_results(play(tmp_path, [task], check=True, diff=True))[0]
+    assert checked["changed"] and not checked.get("failed"), checked
+    assert "hello-1.0" in checked["diff"]["after"] and "hello-1.1" in checked["diff"]["before"]
+    assert checked["rollback"]["installs"][0]["from"] == "saved"
+    assert tree_hash(local.root / "opt") == tree, "check mode wrote something"
+
+    first = task_results(play(tmp_path, [task]))[0]
+    assert first["changed"] and not first.get("failed"), first
+    assert "hello-1.0" in pkgset(local) and first["transaction"] == 3
+    second = task_results(play(tmp_path, [task]))[0]
+    assert not second["changed"] and not second.get("failed"), second
+
+    listed = task_results(play(tmp_path, [{"pkgsrc.deploy.history": {"prefix": prefix, "count": 2}}]))[0]
+    assert [t["id"] for t in listed["transactions"]] == [3, 2]
+    newest = listed["transactions"][0]
+    assert newest["kind"] == "rollback" and newest["actor"]["tool"] == "ansible" and newest["outcome"] == "ok"
+
+    bad = task_results(play(tmp_path, [{"pkgsrc.deploy.history": {"prefix": prefix, "rollback": 99}}]))[0]
+    assert bad["failed"] and "no transaction 99" in bad["msg"] and "Traceback" not in bad["msg"]
+
+
+@pytest.mark.slow
+def test_salt_rolled_back_state_and_history_function(site, tmp_path):
+    from tests.integration.adapters import salt_call, salt_config, sls  # pylint: disable=import-outside-toplevel
+    local, all_dir = site
+    prefix = str(local.prefix)
+    conf = salt_config(tmp_path)
+    assert salt_call(conf, "pkgsrc.manage", '["hello-1.0"]', "prefix=" + prefix)["rc"] == 0
+    up = salt_call(conf, "pkgsrc.manage", '["hello"]', "state=latest", "prefix=" + prefix)
+    assert up["rc"] == 0 and up["local"]["saved"] == ["hello-1.0"], up
+    remove_packages(all_dir, ["hello-1.0"])
+    sls(conf, "back", """
+        back before the upgrade:
+          pkgsrc.rolled_back:
+            - undo: true
+            - prefix: %s
+        """ % prefix)
+    tree = tree_hash(local.root / "opt")
+    planned = salt_call(conf, "state.apply", "back", test=True)
+    state = next(iter(planned["local"].values()))
+    assert state["result"] is None and "would downgrade hello-1.1 -> hello-1.0" in state["comment"], state
+    assert tree_hash(local.root / "opt") == tree, "test=True wrote something"
+
+    applied = next(iter(salt_call(conf, "state.apply", "back")["local"].values()))
+    assert applied["result"] is True and applied["changes"]["rolled_back"] == 2, applied
+    assert "hello-1.0" in pkgset(local) and "hello-1.1" not in pkgset(local)
+    again = next(iter(salt_call(conf, "state.apply", "back")["local"].values()))
+    assert again["result"] is True and again["changes"] == {}, again
+
+    listed = salt_call(conf, "pkgsrc.history", "count=1", "prefix=" + prefix)
+    assert listed["rc"] == 0
+    newest = listed["local"]["transactions"][0]
+    assert newest["kind"] == "rollback" and newest["actor"]["tool"] == "salt" and newest["saved"] == ["hello-1.1"]
+    # the same core call as the Ansible module: the same record fields
+    assert set(newest) == set(records.get(_layout(local), newest["id"]).to_dict())
+
+    with pytest.raises(AssertionError, match="no transaction 99") as err:  # salt-call exits 1 with the message
+        salt_call(conf, "pkgsrc.rollback", "id=99", "prefix=" + prefix)
+    assert "Traceback" not in str(err.value)

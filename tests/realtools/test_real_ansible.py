@@ -250,3 +250,48 @@ def test_real_run_that_fails_part_way(real_host):
     finally:
         assert not one(env, "pkgsrc.deploy.repository", {"repositories": [site.repo_url], "prefix": PREFIX}).get(
             "failed")
+
+
+def _summary_without(all_dir, pkgname):
+    """A copy of the real repository's summary without pkgname's record (the branch moved on)."""
+    import gzip  # pylint: disable=import-outside-toplevel
+    import lzma  # pylint: disable=import-outside-toplevel
+    text = gzip.decompress((all_dir / "pkg_summary.gz").read_bytes()).decode("utf-8")
+    kept = [r for r in text.split("\n\n") if r.strip() and "PKGNAME=%s\n" % pkgname not in r + "\n"]
+    data = ("\n\n".join(kept) + "\n\n").encode("utf-8")
+    (all_dir / "pkg_summary.gz").write_bytes(gzip.compress(data))
+    (all_dir / "pkg_summary.xz").write_bytes(lzma.compress(data))
+
+
+def test_real_undo_from_the_saved_package(real_host):
+    """Issue 13 with the real tools: upgrade hello 1.0 -> 1.1 (the real pkg_create saves hello-1.0),
+    point the host at a repository that no longer has hello-1.0, undo: the real pkg_add puts the saved
+    hello-1.0 back, pkg_admin check is clean, and the rollback is itself undone by its id."""
+    env = real_host
+    tb, host, site, _tmp = env
+    ensure_bootstrapped(env)
+    assert not one(env, "pkgsrc.deploy.package", pkg({"name": ["hello-1.0"]})).get("failed")
+    up = one(env, "pkgsrc.deploy.package", pkg({"name": ["hello"], "state": "latest"}))
+    assert up["changed"] and up["saved"] == ["hello-1.0"], up
+    moved = tb.www_dir / "moved" / "All"
+    shutil.copytree(tb.www_dir / "All", moved, dirs_exist_ok=True)
+    (moved / "hello-1.0.tgz").unlink()
+    _summary_without(moved, "hello-1.0")
+    assert not one(env, "pkgsrc.deploy.repository", {"repositories": [site.base_url + "moved/All"],
+                                                     "prefix": PREFIX}).get("failed")
+    try:
+        undone = three_ways(env, "pkgsrc.deploy.history", {"undo": True, "prefix": PREFIX})
+        assert undone["rollback"]["installs"][0]["from"] == "saved", undone
+        assert "hello-1.0" in pkg_info(host) and "hello-1.1" not in pkg_info(host)
+        assert not automatic(host, "hello-1.0")
+        assert host.run([PREFIX + "/bin/hello"]).stdout.strip()
+        rc, lines = host.run([PREFIX + "/sbin/pkg_admin", "-K", PKG_DBDIR, "check"], check=False).returncode, []
+        assert rc == 0, lines
+        redo = one(env, "pkgsrc.deploy.history", {"rollback": undone["transaction"], "prefix": PREFIX})
+        assert redo["changed"] and "hello-1.1" in pkg_info(host), redo
+        listed = one(env, "pkgsrc.deploy.history", {"prefix": PREFIX, "count": 3})
+        assert [t["kind"] for t in listed["transactions"]] == ["rollback", "rollback", "repository"], listed
+        assert all(t["outcome"] == "ok" and t["actor"]["tool"] == "ansible" for t in listed["transactions"])
+    finally:
+        assert not one(env, "pkgsrc.deploy.repository", {"repositories": [site.repo_url], "prefix": PREFIX}).get(
+            "failed")

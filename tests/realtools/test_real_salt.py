@@ -132,3 +132,27 @@ def test_salt_pkg_states_and_functions_through_the_provider(salt_host):
     assert not fn("pkgsrc.repository", repos)["changed"]
     three_ways(env, "pkgsrc.installed", name="big")
     assert "big-1.0" in pkg_info(host)
+
+
+def test_salt_history_and_rolled_back(salt_host):
+    """Issue 13 through the master and the host's own minion, with the real tools: an upgrade saves
+    hello-1.0 with the real pkg_create; pkgsrc.rolled_back (test=True, applied, applied again) puts
+    it back with the real pkg_add; pkgsrc.history shows the rollback, by salt, from the master."""
+    env = salt_host
+    tb, host, site = env
+
+    def fn(*args):
+        return call(tb, host, *args)
+
+    options = [arg(k, v) for k, v in site.bootstrap_options().items()]
+    fn("pkgsrc.bootstrap", *options)
+    fn("pkgsrc.repository", arg("repositories", [site.repo_url]))
+    assert not fn("pkgsrc.manage", arg("names", ["hello-1.0"])).get("failed")
+    up = fn("pkgsrc.manage", arg("names", ["hello"]), "state=latest")
+    assert up["saved"] == ["hello-1.0"] and "hello-1.1" in pkg_info(host), up
+    back = three_ways(env, "pkgsrc.rolled_back", name="before the upgrade", id=up["transaction"])
+    assert back["changes"]["rolled_back"] == up["transaction"], back
+    assert "hello-1.0" in pkg_info(host) and "hello-1.1" not in pkg_info(host)
+    newest = fn("pkgsrc.history", "count=1")["transactions"][0]
+    assert newest["kind"] == "rollback" and newest["outcome"] == "ok" and newest["saved"] == ["hello-1.1"], newest
+    assert newest["actor"]["tool"] == "salt" and newest["actor"]["controller"], newest

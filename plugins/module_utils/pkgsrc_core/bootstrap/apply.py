@@ -20,6 +20,7 @@ from ..errors import BootstrapFailed, CommandError, PkgsrcError
 from ..fsutil import atomic_write, ensure_private_dir, is_within, read_text, remove_tree
 from ..layout import Layout, layout_differences, layout_from_kit_config
 from ..lock import FileLock, PkgdbLock, bootstrap_lock_path
+from ..packages.journal import HistoryOptions, Journal, installed_packages
 from ..packages.pkgconf import render_pkg_install_conf, render_repositories
 from ..packages.tools import record_pkgin_loaded
 from ..platforms import detect_host, probe_host
@@ -48,8 +49,11 @@ Log = Optional[Callable[[str], None]]
 class _Context:
     """State carried from one action to the next."""
 
-    def __init__(self, plan: BootstrapPlan, runner: Runner, log: Log) -> None:
+    def __init__(self, plan: BootstrapPlan, runner: Runner, log: Log,
+                 history: Optional[HistoryOptions] = None) -> None:
         self.plan = plan
+        self.history = history
+        self.recorded = False  # the run's transaction is in the history already (upgrade)
         self.runner = runner
         self.log = log or (lambda _msg: None)
         self.layout: Layout = plan.layout
@@ -346,17 +350,39 @@ def _upgrade(ctx: _Context, action: Action) -> None:
         ctx.done.append("ran %s" % " ".join(argv))
         ctx.log("ran %s" % " ".join(argv))
 
-    # The same lock as every package change (converge), so no package run interleaves.
+    # The same lock as every package change (converge), so no package run interleaves; and a
+    # transaction of the prefix's history, like theirs.
     with PkgdbLock(ctx.host(pkgdb), timeout=ctx.plan.request.lock_timeout):
-        run(steps[0])
-        run(steps[1])
-        pkgin_before = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
-        run(steps[2])
-        pkgin_after = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
-        if pkgin_after != pkgin_before:
-            ctx.messages.append("pkgin upgraded itself (%s -> %s): ran pkgin upgrade again"
-                                % (pkgin_before, pkgin_after))
+        journal = Journal(ctx.layout, "bootstrap", ctx.history, ctx.runner)
+        installed = installed_packages(ctx.layout)
+        journal.recover(installed)
+        journal.begin({"state": "upgraded", "steps": steps}, installed)
+        ran: List[Dict[str, object]] = []
+        try:
+            for step in steps[:2]:
+                run(step)
+                ran.append({"argv": step, "rc": 0})
+            pkgin_before = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
             run(steps[2])
+            ran.append({"argv": steps[2], "rc": 0})
+            pkgin_after = tool_versions(_pkgdb_names(ctx, pkgdb))["pkgin"]
+            if pkgin_after != pkgin_before:
+                ctx.messages.append("pkgin upgraded itself (%s -> %s): ran pkgin upgrade again"
+                                    % (pkgin_before, pkgin_after))
+                run(steps[2])
+                ran.append({"argv": steps[2], "rc": 0})
+        except CommandError as exc:
+            journal.ran(ran + [{"argv": exc.argv, "rc": exc.rc}])
+            journal.fail(exc, installed)
+            raise
+        journal.ran(ran)
+        now = installed_packages(ctx.layout)
+        if now == installed:
+            journal.abandon()
+        else:
+            journal.note_unsaved(installed, now)
+            journal.finish("ok", now)
+            ctx.recorded = True
     after = _pkgdb_names(ctx, pkgdb)
     if after != before:
         ctx.changed = True
@@ -436,9 +462,29 @@ def _record_config(ctx: _Context) -> None:
         atomic_write(path, render_marker(data), mode=0o644)
 
 
-def apply_plan(plan: BootstrapPlan, runner: Runner, log: Log = None) -> BootstrapResult:
+def _record(ctx: _Context) -> None:
+    """A bootstrap that installed or changed the prefix becomes a transaction of its new history."""
+    if ctx.recorded or not ctx.changed or ctx.plan.request.state == "absent":
+        return
+    dbdir = ctx.host(ctx.layout.pkg_dbdir)
+    if not os.path.isdir(dbdir):
+        return
+    with PkgdbLock(dbdir, timeout=ctx.plan.request.lock_timeout):
+        journal = Journal(ctx.layout, "bootstrap", ctx.history, ctx.runner)
+        installed = installed_packages(ctx.layout)
+        journal.recover(installed)
+        before = {} if ctx.installed_now else installed
+        kit = ctx.plan.kit.to_dict() if ctx.plan.kit else None
+        journal.begin({"state": ctx.plan.request.state, "method": ctx.plan.method,
+                       "kit": (kit or {}).get("url") or (kit or {}).get("name")}, before)
+        journal.messages.extend(ctx.done)
+        journal.finish("ok", installed)
+
+
+def apply_plan(plan: BootstrapPlan, runner: Runner, log: Log = None,
+               history: Optional[HistoryOptions] = None) -> BootstrapResult:
     """Run every action of the plan in order; BootstrapFailed when one fails after changes."""
-    ctx = _Context(plan, runner, log)
+    ctx = _Context(plan, runner, log, history)
     for action in plan.actions:
         handler = _HANDLERS.get(action.kind)
         if handler is None:
@@ -457,6 +503,7 @@ def apply_plan(plan: BootstrapPlan, runner: Runner, log: Log = None) -> Bootstra
                                   "check permissions and free space, then run again", done=ctx.done) from err
     ctx.finish_verification()
     _record_config(ctx)
+    _record(ctx)
     layout = ctx.layout
     existing = plan.existing.to_dict() if plan.existing else None
     return BootstrapResult(ctx.changed, tuple(ctx.done), tuple(ctx.diffs), tuple(ctx.messages),
@@ -467,13 +514,15 @@ def apply_plan(plan: BootstrapPlan, runner: Runner, log: Log = None) -> Bootstra
 # ---------------------------------------------------------------------------------------------
 # Entry point: detect, plan, and (unless check mode) lock and apply
 
-def apply_bootstrap(plan: BootstrapPlan, runner: Runner, log: Log = None) -> BootstrapResult:
+def apply_bootstrap(plan: BootstrapPlan, runner: Runner, log: Log = None,
+                    history: Optional[HistoryOptions] = None) -> BootstrapResult:
     """Carry out a plan on the host."""
-    return apply_plan(plan, runner, log)
+    return apply_plan(plan, runner, log, history)
 
 
 def bootstrap(request: BootstrapRequest, runner: Optional[Runner] = None, check_mode: bool = False,
-              log: Log = None, probe: Optional[Mapping[str, Any]] = None) -> BootstrapResult:
+              log: Log = None, probe: Optional[Mapping[str, Any]] = None,
+              history: Optional[HistoryOptions] = None) -> BootstrapResult:
     """Detect, plan and (unless check_mode) apply. probe: a host probe dict instead of the real host's."""
     runner = runner or SubprocessRunner()
     host = detect_host(probe if probe is not None else probe_host(runner))
@@ -481,7 +530,7 @@ def bootstrap(request: BootstrapRequest, runner: Optional[Runner] = None, check_
     if check_mode:
         return result_of_plan(plan)
     if not plan.actions:
-        return apply_bootstrap(plan, runner, log)
+        return apply_bootstrap(plan, runner, log, history)
     # One bootstrap of a prefix at a time: a second run waits, then plans again and finds the
     # prefix there (and never takes the first run's staging directory for a stale one).
     path = bootstrap_lock_path(ensure_private_dir(plan.cache_dir), plan.layout.root, plan.layout.prefix)
@@ -489,4 +538,4 @@ def bootstrap(request: BootstrapRequest, runner: Optional[Runner] = None, check_
         if held.waited and log:
             log("waited %.1f s for another bootstrap of %s" % (held.waited, plan.layout.prefix))
         plan = plan_bootstrap(request, host, probe_fs(request, host))
-        return apply_bootstrap(plan, runner, log)
+        return apply_bootstrap(plan, runner, log, history)

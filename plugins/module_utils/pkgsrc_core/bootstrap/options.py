@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional
 
 from ..errors import PkgsrcError
+from ..packages.journal import HISTORY_PARAMS, history_options
 from ..runner import Runner
 from .apply import bootstrap
 from .plan import BootstrapRequest
@@ -43,6 +44,12 @@ def request_from_options(options: Mapping[str, Any]) -> BootstrapRequest:
     return BootstrapRequest.from_params(params)
 
 
-def run_bootstrap(options: Mapping[str, Any], runner: Runner, check_mode: bool = False) -> Dict[str, Any]:
-    """Bootstrap (or remove, or upgrade) pkgsrc as the options say; the result as plain data."""
-    return bootstrap(request_from_options(options), runner, check_mode=check_mode).to_dict()
+def run_bootstrap(options: Mapping[str, Any], runner: Runner, check_mode: bool = False,
+                  tool: str = "cli", controller: Optional[str] = None) -> Dict[str, Any]:
+    """Bootstrap (or remove, or upgrade) pkgsrc as the options say; the result as plain data.
+
+    The history options (journal.HISTORY_PARAMS) among them go to the run's transaction record.
+    """
+    history = history_options(tool, options, controller)
+    request = request_from_options({k: v for k, v in options.items() if k not in HISTORY_PARAMS})
+    return bootstrap(request, runner, check_mode=check_mode, history=history).to_dict()

@@ -17,8 +17,7 @@ from ..runner import Runner
 from ..versions import compile_pattern, split_pkgname
 from .catalogue import load_catalogue, repository_urls
 from .kit import kit_packages
-from .journal import HistoryOptions, Journal, result_fields
-from .pkgdb import read_pkgdb
+from .journal import HistoryOptions, Journal, installed_at, result_fields
 from .plan import (
     CatalogueNeeded,
     Change,
@@ -84,10 +83,7 @@ def read_installed(pkg_dbdir: str) -> Dict[str, Installed]:
                                    % pkg_dbdir,
                                    "bootstrap it first (pkgsrc.deploy.bootstrap / pkgsrc.bootstrap), "
                                    "or give the prefix it was installed in")
-    out: Dict[str, Installed] = {}
-    for pkg in read_pkgdb(pkg_dbdir):
-        out[pkg.name] = Installed(pkg.pkgname, pkg.automatic, tuple(pkg.required_by))
-    return out
+    return installed_at(pkg_dbdir)
 
 
 def _plan(request: PackageRequest, installed: Dict[str, Installed], layout: Layout,
@@ -214,17 +210,13 @@ def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
         except CommandError as exc:
             now = read_installed(layout.host(layout.pkg_dbdir))
             journal.ran(done + [{"argv": exc.argv, "rc": exc.rc}])
-            note = _finish_failed(journal, installed, now, exc)
             error = PartlyAppliedError(exc, before, sorted(p.pkgname for p in now.values()),
                                        _read_from(log_path, log_offset), log_path, journal.id)
-            if note:
-                error.add_hint(note)
+            journal.fail(error, installed)
             raise error from None
         except PkgsrcError as exc:
             journal.ran(done)
-            note = _finish_failed(journal, installed, read_installed(layout.host(layout.pkg_dbdir)), exc)
-            if note:
-                exc.add_hint(note)
+            journal.fail(exc, installed)
             raise
         journal.ran(done)
         journal.note_unsaved(installed, after_installed)
@@ -234,17 +226,6 @@ def converge_packages(request: PackageRequest, layout: Layout, runner: Runner,
     changed = plan.changed or before != after or any(c.purpose.startswith("clean") for c in commands)
     return PackageResult(changed, plan, backend, tuple(done), tuple(plan.summary_lines() + notes),
                          tuple(before), tuple(after), result_fields(journal))
-
-
-def _finish_failed(journal: Journal, before: Dict[str, Installed], now: Dict[str, Installed],
-                   exc: PkgsrcError) -> str:
-    """Record a failed run (its record says what failed); return a note for the error, or ""."""
-    if journal.transaction is None:
-        return ""
-    journal.messages.append("failed: %s" % exc.message)
-    journal.note_unsaved(before, now)
-    journal.finish("failed", now)
-    return "recorded as transaction %d (history rollback or undo brings back the packages it started from)" % journal.id
 
 
 def _size(path: str) -> int:

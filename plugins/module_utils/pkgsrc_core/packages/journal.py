@@ -24,6 +24,7 @@ from ..errors import PkgsrcError
 from ..history import records, saved
 from ..layout import Layout
 from ..runner import Runner
+from .pkgdb import read_pkgdb
 from .plan import Installed
 
 #: Saved packages are kept for what this many of the newest transactions need to be rolled back.
@@ -111,6 +112,18 @@ def history_options(tool: str, params: Mapping[str, Any], controller: Optional[s
                                    saved_max_bytes=parse_size(values["saved_max_size"]))
 
 
+def installed_at(dbdir: str) -> Dict[str, Installed]:
+    """name -> Installed, straight from a package database (no process; empty when there is none)."""
+    if not os.path.isdir(dbdir):
+        return {}
+    return {pkg.name: Installed(pkg.pkgname, pkg.automatic, tuple(pkg.required_by)) for pkg in read_pkgdb(dbdir)}
+
+
+def installed_packages(layout: Layout) -> Dict[str, Installed]:
+    """What the prefix's package database holds now."""
+    return installed_at(layout.host(layout.pkg_dbdir))
+
+
 def package_set(installed: Mapping[str, Installed]) -> List[Tuple[str, bool]]:
     """(PKGNAME, automatic) pairs, sorted, as a record stores them."""
     return sorted((p.pkgname, p.automatic) for p in installed.values())
@@ -177,6 +190,23 @@ class Journal:
             if pkg.pkgname not in kept and pkg.pkgname not in self.saved:
                 self.warnings.append("%s was replaced or removed as a dependency and was not saved first; "
                                      "undoing this transaction needs a repository that still offers it" % pkg.pkgname)
+
+    def abandon(self) -> None:
+        """Take back the record of a run that turned out to change nothing."""
+        if self.transaction is not None:
+            self.transaction.abandon()
+            self.transaction = None
+
+    def fail(self, error: PkgsrcError, before: Mapping[str, Installed]) -> None:
+        """Record the run as failed with what the pkgdb holds now, and name the record in the error."""
+        if self.transaction is None:
+            return
+        now = installed_packages(self.layout)
+        self.messages.append("failed: %s" % error.message)
+        self.note_unsaved(before, now)
+        self.finish("failed", now)
+        error.add_hint("recorded as transaction %d (history rollback or undo brings back the packages it "
+                       "started from)" % self.id)
 
     def finish(self, outcome: str, installed: Mapping[str, Installed]) -> Optional[records.Record]:
         """Complete the record, then keep the saved packages the newest transactions need."""

@@ -7,14 +7,17 @@ renderers from pkgconf.py), then write what changed atomically and refresh pkgin
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from ..errors import PkgsrcError
+from ..errors import CommandError, PkgsrcError
 from ..fsutil import atomic_write, read_text
 from ..layout import Layout
+from ..lock import DEFAULT_TIMEOUT, PkgdbLock
 from ..runner import Runner
 from ..versions import compile_pattern
+from .journal import HistoryOptions, Journal, installed_packages, result_fields
 from .pkgconf import VERIFIED_VALUES, check_repository, pkg_path_for, render_pkg_install_conf, render_repositories
 from .tools import Command, pkgin_update_command, record_pkgin_loaded, run_commands, tool_path
 
@@ -100,9 +103,16 @@ def plan_repository(request: RepositoryRequest, layout: Layout) -> List[FileChan
     return [c for c in changes if c.changed]
 
 
+def _request_record(request: RepositoryRequest) -> Dict[str, object]:
+    return {k: v for k, v in asdict(request).items() if v is not None}
+
+
 def manage_repository(request: RepositoryRequest, layout: Layout, runner: Runner,
-                      check_mode: bool = False) -> Dict[str, object]:
-    """Write the changed files (0644, atomically), then `pkgin -y update` if repositories changed."""
+                      check_mode: bool = False, history: Optional[HistoryOptions] = None) -> Dict[str, object]:
+    """Write the changed files (0644, atomically), then `pkgin -y update` if repositories changed.
+
+    A change is a transaction of the prefix's history (kind repository; the package set stays).
+    """
     changes = plan_repository(request, layout)
     diff = [{"before": c.before or "", "after": c.after, "before_header": c.path, "after_header": c.path}
             for c in changes]
@@ -112,11 +122,36 @@ def manage_repository(request: RepositoryRequest, layout: Layout, runner: Runner
     if repos_changed and request.update_cache and os.access(pkgin, os.X_OK):
         # Forced: pkgin loads a repository added beside the others only then.
         commands.append(pkgin_update_command(layout, force=True))
-    if not check_mode:
+    journal = None
+    if changes and not check_mode:
+        dbdir = layout.host(layout.pkg_dbdir)
+        with PkgdbLock(dbdir, timeout=DEFAULT_TIMEOUT) if os.path.isdir(dbdir) else nullcontext():
+            journal = Journal(layout, "repository", history, runner) if os.path.isdir(dbdir) else None
+            _write(changes, commands, request, layout, runner, journal)
+    return {"changed": bool(changes), "files": [c.path for c in changes], "diff": diff,
+            "commands": [c.as_dict() for c in commands], **result_fields(journal)}
+
+
+def _write(changes: Sequence[FileChange], commands: Sequence[Command], request: RepositoryRequest, layout: Layout,
+           runner: Runner, journal: Optional[Journal]) -> None:
+    installed = installed_packages(layout) if journal else {}
+    if journal:
+        journal.recover(installed)
+        journal.begin(_request_record(request), installed)
+        journal.messages.extend("wrote %s" % c.path for c in changes)
+    done: List[Dict[str, object]] = []
+    try:
         for change in changes:
             atomic_write(change.path, change.after, mode=0o644)
-        run_commands(commands, runner)
-        if commands:
-            record_pkgin_loaded(layout)
-    return {"changed": bool(changes), "files": [c.path for c in changes], "diff": diff,
-            "commands": [c.as_dict() for c in commands]}
+        for cmd in commands:
+            done.extend(run_commands([cmd], runner))
+    except CommandError as exc:
+        if journal:
+            journal.ran(done + [{"argv": exc.argv, "rc": exc.rc}])
+            journal.fail(exc, installed)
+        raise
+    if commands:
+        record_pkgin_loaded(layout)
+    if journal:
+        journal.ran(done)
+        journal.finish("ok", installed_packages(layout))

@@ -18,7 +18,9 @@ package may still ask for the newer version of a dependency; the whole set is co
 at the end), with PKG_PATH the store and the repositories for dependencies; then `pkg_delete` of
 what was added (after the installs, so that nothing still installed needs it); then `pkg_admin`
 for the flags. The versions it replaces or removes are saved first, and the rollback is a
-transaction of its own ("rollback"), so it can be undone in turn.
+transaction of its own ("rollback"), so it can be undone in turn (by its id: `undo` takes the
+newest transaction that is not a rollback, so that applying it twice changes nothing the second
+time).
 """
 from __future__ import annotations
 
@@ -133,17 +135,19 @@ def changed_packages(record: records.Record) -> bool:
 
 
 def target_record(layout: Layout, record_id: Optional[int], undo: bool) -> records.Record:
-    """The record to roll back: the one asked for, or for undo the newest that changed packages."""
+    """The record to roll back: the one asked for, or for undo the newest that changed packages and
+    was not a rollback. So undo is idempotent (applied twice, the second finds the prefix already
+    back); a rollback is undone by giving its id."""
     if (record_id is None) == (not undo):
         raise RollbackError("give either a transaction id to roll back or undo, not %s"
                             % ("both" if undo else "neither"), "list the history for the ids")
     if record_id is not None:
         return records.get(layout, record_id)
     for record in records.list_records(layout).records:
-        if not record.running and changed_packages(record):
+        if not record.running and record.kind != "rollback" and changed_packages(record):
             return record
     raise RollbackError("the history of %s holds no transaction that changed packages: nothing to undo"
-                        % layout.prefix, "list the history to see what it holds")
+                        % layout.prefix, "list the history to see what it holds (a rollback is undone by its id)")
 
 
 Sources = Dict[str, Tuple[str, str]]
@@ -271,22 +275,18 @@ def rollback(layout: Layout, runner: Runner, record_id: Optional[int] = None, un
                 for cmd in rollback_commands(plan, layout):
                     done.extend(run_commands([cmd], runner))
             except CommandError as exc:
-                now = read_installed(layout.host(layout.pkg_dbdir))
                 journal.ran(done + [{"argv": exc.argv, "rc": exc.rc}])
-                journal.messages.append("failed: %s" % exc.message)
-                journal.finish("failed", now)
-                exc.add_hint("the prefix is part way back; recorded as transaction %d: roll back again to %d, or "
-                             "undo this one" % (journal.id or 0, record.id))
+                journal.fail(exc, installed)
+                exc.add_hint("the prefix is part way back: roll back to before transaction %d again" % record.id)
                 raise
             journal.ran(done)
             now = read_installed(layout.host(layout.pkg_dbdir))
             wrong = _check_result(record, now)
             if wrong:
-                journal.messages.append("failed: " + "; ".join(wrong))
-                journal.finish("failed", now)
-                raise RollbackError("the tools finished but the prefix is not back to before transaction %d: %s"
-                                    % (record.id, "; ".join(wrong)),
-                                    "look at the tool output in transaction %d of the history" % (journal.id or 0))
+                error = RollbackError("the tools finished but the prefix is not back to before transaction %d: %s"
+                                      % (record.id, "; ".join(wrong)), "look at the tool output in the history record")
+                journal.fail(error, installed)
+                raise error
             journal.finish("ok", now)
         else:
             now = installed
