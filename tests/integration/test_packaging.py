@@ -22,7 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-MODULES = ("bootstrap", "package", "service", "facts", "repository", "audit")
+MODULES = ("bootstrap", "package", "service", "facts", "repository", "audit", "history")
 # What a working tree holds besides the sources, and build_ignore must keep out of the tarball.
 CLUTTER = (".venv/bin/python", ".venv-py38/pyvenv.cfg", "build/collections/x", "tests/output/junit.xml",
            ".ansible/collections/x", ".pytest_cache/README.md", "benchmarks/results/x.json",
