@@ -8,6 +8,7 @@ from salt.exceptions import CommandExecutionError
 try:
     from pkgsrc_core.errors import PkgsrcError
     from pkgsrc_core.runner import SubprocessRunner
+    from pkgsrc_core.services.health import health as core_health
     from pkgsrc_core.services.options import manage_service
 
     HAS_CORE = True
@@ -49,3 +50,30 @@ def manage(name, state="started", test=False, **options):
         return manage_service(params, SubprocessRunner(timeout=600), check=bool(test))
     except PkgsrcError as exc:
         raise CommandExecutionError(str(exc)) from None
+
+
+def health(url=None, command=None, status=200, body=None, rc=0, timeout=5, retries=10, delay=2,
+           **kwargs):  # pylint: disable=unused-argument
+    """
+    Check that an application answers: GET url answers status (and its body holds body), or the
+    command (an argv list, no shell) exits rc; up to 1 + retries attempts, delay seconds apart,
+    each bounded by timeout. The same check as the Ansible module pkgsrc.deploy.health. Returns
+    healthy, attempts, detail; raises when the application is not healthy (so an orchestration
+    step fails).
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc_service.health url=http://127.0.0.1:8080/health body=ok retries=15
+        salt '*' pkgsrc_service.health command='["/opt/local/bin/webapp", "--self-test"]'
+    """
+    params = dict(url=url, command=command, status=status, body=body, rc=rc, timeout=timeout, retries=retries,
+                  delay=delay)
+    try:
+        result = core_health(params)
+    except PkgsrcError as exc:
+        raise CommandExecutionError(str(exc)) from None
+    if not result["healthy"]:
+        raise CommandExecutionError(result["msg"], info=result)
+    return result

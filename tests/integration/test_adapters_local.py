@@ -120,3 +120,27 @@ def test_ansible_repository_module(site, tmp_path):
 
         second = task_results(play(tmp_path, [task]))[0]
         assert not second["changed"] and second["files"] == [] and not second.get("failed"), second
+
+
+def test_health_check_module_and_salt_function(tmp_path):
+    """pkgsrc.deploy.health and pkgsrc_service.health: the same core check, on a real HTTP server."""
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "health").write_text("ok: ready\n")
+    with serve(www) as (url, _server):
+        good = {"pkgsrc.deploy.health": {"url": url + "/health", "body": "ready", "retries": 0}}
+        bad = {"pkgsrc.deploy.health": {"url": url + "/missing", "retries": 1, "delay": 0.1}}
+        cmd = {"pkgsrc.deploy.health": {"command": ["/bin/false"], "rc": 1, "retries": 0}}
+        results = task_results(play(tmp_path, [good, bad, cmd]))
+        assert results[0]["healthy"] and not results[0]["changed"] and not results[0].get("failed"), results[0]
+        assert results[1]["failed"] and not results[1]["healthy"] and results[1]["attempts"] == 2, results[1]
+        assert "status 404, expected 200" in results[1]["msg"]
+        assert results[2]["healthy"], results[2]
+        checked = task_results(play(tmp_path, [good], check=True))[0]
+        assert checked["healthy"] and not checked["changed"]
+
+        conf = salt_config(tmp_path)
+        ok = salt_call(conf, "pkgsrc_service.health", "url=%s/health" % url, "body=ready", "retries=0")
+        assert ok["rc"] == 0 and ok["local"]["healthy"] is True, ok
+        with pytest.raises(AssertionError, match="UNHEALTHY"):  # salt-call exits 1 with the message
+            salt_call(conf, "pkgsrc_service.health", "url=%s/missing" % url, "retries=0")
