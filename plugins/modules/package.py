@@ -86,6 +86,30 @@ options:
     description: Seconds to wait for another run holding the prefix's package database lock.
     type: int
     default: 600
+  exact:
+    description:
+      - The names are the whole package set of the prefix. What they name (at the version asked
+        for), what those need, and the bootstrap kit's own packages stay; every other installed
+        package is removed, and a dependency nobody named is marked as installed automatically.
+      - Give exact package names (V(hello-1.0)) to pin every version. Works with O(state=present)
+        or O(state=latest), not with O(upgrade) or O(autoremove).
+      - The kit's packages are those the bootstrap recorded, else the ones pkgsrc's kits install
+        (V(pkg_install), V(pkgin), V(bmake), V(bootstrap-mk-files), V(cwrappers), ...), and every
+        package marked not for deletion (C(+PRESERVE)). See C(docs/lockfiles.md).
+    type: bool
+    default: false
+  lock:
+    description:
+      - A lock as data (C(docs/lockfiles.md)) - every package of a prefix by exact package name,
+        with its automatic flag - as M(pkgsrc.deploy.facts) returns it per prefix and
+        C(playbooks/lock.yml) writes it. Read a lock file on the controller, for example with a
+        C(file) lookup and the C(from_yaml) filter (see EXAMPLES); the host needs no YAML.
+      - Applies it exactly, as O(exact) with every listed package, the automatic flags as listed,
+        so that C(pkg_info) shows the same on every host it is applied to (the kit's packages
+        that the lock does not list stay).
+      - Not with O(name), O(state=latest), O(state=absent), O(upgrade) or O(autoremove).
+        O(prefix) defaults to the lock's prefix.
+    type: dict
 notes:
   - The repositories are the prefix's own (C(pkgin/repositories.conf), or C(PKG_PATH) in
     C(pkg_install.conf)); manage them with M(pkgsrc.deploy.repository).
@@ -108,6 +132,15 @@ EXAMPLES = r"""
     name: [py311-requests, gtk2+]
     state: latest
     update_cache: true
+
+- name: These versions, what they need, and nothing else
+  pkgsrc.deploy.package:
+    name: [nginx-1.25.3, php-8.1.29]
+    exact: true
+
+- name: The same package set as the host the lock was taken from
+  pkgsrc.deploy.package:
+    lock: "{{ lookup('ansible.builtin.file', 'locks/web.lock.yml') | from_yaml }}"
 
 - name: Remove a library and everything that depends on it
   pkgsrc.deploy.package:
@@ -173,6 +206,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pkgsrc.deploy.plugins.module_utils._ansible import HISTORY_ARGS, AnsibleRunner, history, run
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.converge import manage_packages
+from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.lockfile import with_lock
 from ansible_collections.pkgsrc.deploy.plugins.module_utils.pkgsrc_core.packages.plan import PackageRequest
 
 
@@ -189,6 +223,8 @@ def main():
             clean=dict(type="bool", default=False),
             remove_dependants=dict(type="bool", default=False),
             lock_timeout=dict(type="int", default=600),
+            exact=dict(type="bool", default=False),
+            lock=dict(type="dict"),
             **HISTORY_ARGS,
         ),
         supports_check_mode=True,
@@ -196,11 +232,14 @@ def main():
     params = module.params
     request = PackageRequest(tuple(params["name"]), params["state"], params["update_cache"], params["upgrade"],
                              params["autoremove"], params["clean"], params["remove_dependants"],
-                             float(params["lock_timeout"]))
-    result, layout = run(module, manage_packages, request, params["prefix"], params["pkg_dbdir"],
+                             float(params["lock_timeout"]), exact=params["exact"])
+    prefix = params["prefix"]
+    if params["lock"] is not None:
+        request, prefix = run(module, with_lock, request, params["lock"], prefix)
+    result, layout = run(module, manage_packages, request, prefix, params["pkg_dbdir"],
                          AnsibleRunner(module), module.check_mode, history(module))
     out = result.as_dict()
-    out.update(prefix=layout.prefix if layout else params["prefix"],
+    out.update(prefix=layout.prefix if layout else prefix,
                msg="; ".join(result.messages) or "nothing to change")
     if module._diff:  # pylint: disable=protected-access
         out["diff"] = result.diff

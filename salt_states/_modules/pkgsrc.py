@@ -23,8 +23,11 @@ def _import_core():
     from pkgsrc_core.packages.audit import audit as core_audit
     from pkgsrc_core.packages.catalogue import load_catalogue, repository_urls
     from pkgsrc_core.packages.converge import manage_packages, read_installed
+    from pkgsrc_core.packages.journal import HISTORY_PARAMS, history_options
+    from pkgsrc_core.packages.lockfile import with_lock
     from pkgsrc_core.packages.plan import PackageRequest
     from pkgsrc_core.packages.repository import RepositoryRequest, manage_repository
+    from pkgsrc_core.packages.rollback import manage_history
     from pkgsrc_core.packages.tools import summary_cache_dir
     from pkgsrc_core.prefixes import find_prefixes, select_prefix
     from pkgsrc_core.runner import SubprocessRunner
@@ -38,6 +41,10 @@ def _import_core():
         "repository_urls": repository_urls,
         "manage_packages": manage_packages,
         "read_installed": read_installed,
+        "HISTORY_PARAMS": HISTORY_PARAMS,
+        "history_options": history_options,
+        "with_lock": with_lock,
+        "manage_history": manage_history,
         "PackageRequest": PackageRequest,
         "RepositoryRequest": RepositoryRequest,
         "manage_repository": manage_repository,
@@ -131,17 +138,38 @@ def _with_version(name, version):
     return "%s-%s" % (name, version)
 
 
-def _converge(names, state, prefix=None, test=False, **options):
-    request = PackageRequest(tuple(names), state, **options)
-    return _call(manage_packages, request, prefix, None, SubprocessRunner(), test)[0]
+def _controller():
+    """The master a minion answers to; None for salt-call --local, and under salt-ssh (the core
+    reads SSH_CLIENT then)."""
+    if os.environ.get("SSH_CLIENT") or __opts__.get("file_client") == "local":
+        return None
+    master = __opts__.get("master")
+    return master if isinstance(master, str) else None
+
+
+def _history(options):
+    """The run's history options (actor salt) from the keyword arguments (HISTORY_PARAMS)."""
+    return _call(history_options, "salt", options, _controller())
+
+
+def _converge(names, state, prefix=None, test=False, lock=None, **options):
+    history = _history(options)
+    request = PackageRequest(tuple(names), state, **{k: v for k, v in options.items() if k not in HISTORY_PARAMS})
+    if lock is not None:
+        request, prefix = _call(with_lock, request, lock, prefix)
+    return _call(manage_packages, request, prefix, None, SubprocessRunner(), test, history)[0]
 
 
 def manage(names=None, state="present", prefix=None, test=False, pkgs=None, version=None, **options):
     """
     Converge packages in one call: the same options and results as the Ansible module
     pkgsrc.deploy.package (state present/latest/absent, update_cache, upgrade, autoremove,
-    clean, remove_dependants). ``names`` is a list of names/patterns; ``pkgs`` and
+    clean, remove_dependants, exact, lock). ``names`` is a list of names/patterns; ``pkgs`` and
     ``version`` are accepted as Salt's pkg functions take them. With test=True, plan only.
+
+    ``exact=True``: the names are the whole set; everything else installed but what they need
+    and the bootstrap kit's packages is removed. ``lock``: a lock (docs/lockfiles.md) as data,
+    applied exactly (its prefix is the default prefix).
 
     CLI Example:
 
@@ -149,9 +177,12 @@ def manage(names=None, state="present", prefix=None, test=False, pkgs=None, vers
 
         salt '*' pkgsrc.manage '["nginx", "php>=8.1<8.2"]'
         salt '*' pkgsrc.manage '["hello"]' state=latest update_cache=True test=True
+        salt '*' pkgsrc.manage '["hello-1.0", "foo-tool-3.2"]' exact=True
     """
     _core()
-    allowed = ("update_cache", "upgrade", "autoremove", "clean", "remove_dependants", "lock_timeout")
+    allowed = ("update_cache", "upgrade", "autoremove", "clean", "remove_dependants", "lock_timeout", "exact",
+               "lock")
+    allowed += tuple(HISTORY_PARAMS)
     opts = {k: v for k, v in options.items() if k in allowed}
     targets = list(names or []) + _targets(None, pkgs) if pkgs else list(names or [])
     if version and len(targets) == 1:
@@ -459,7 +490,8 @@ def repository(repositories=None, branch=None, preferred=None, pkg_path=True, ve
         tuple(repositories) if repositories is not None else None, branch,
         tuple(preferred) if preferred is not None else None, bool(pkg_path), verified_installation,
         bool(update_cache))
-    return _call(manage_repository, request, _layout(prefix), SubprocessRunner(timeout=300), bool(test))
+    return _call(manage_repository, request, _layout(prefix), SubprocessRunner(timeout=300), bool(test),
+                 _history(kwargs))
 
 
 def bootstrap(state="present", test=False, **options):
@@ -481,4 +513,52 @@ def bootstrap(state="present", test=False, **options):
     _core()
     params = {k: v for k, v in options.items() if not k.startswith("__")}
     params["state"] = state
-    return _call(run_bootstrap, params, SubprocessRunner(timeout=3600), bool(test))
+    return _call(run_bootstrap, params, SubprocessRunner(timeout=3600), bool(test), "salt", _controller())
+
+
+def history(count=None, prefix=None, **kwargs):  # pylint: disable=unused-argument
+    """
+    The prefix's transactions, newest first (at most ``count``): every run that changed it (packages,
+    bootstrap, repositories, rollbacks), with the package set before and after, the commands and
+    the outcome. The same core call as the Ansible module pkgsrc.deploy.history.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.history count=5
+    """
+    _core()
+    return _call(manage_history, _layout(prefix), SubprocessRunner(), None, False,
+                 None if count is None else _whole(count, "count"))
+
+
+def rollback(id=None, undo=False, prefix=None, test=False, **options):  # pylint: disable=redefined-builtin
+    """
+    Bring the prefix back to the package set it had before transaction ``id`` (or, with undo=True,
+    before the newest transaction that changed packages and was not a rollback): exact versions
+    and automatic flags, from the packages saved before the change, then the repositories. When a
+    version is found in neither, nothing changes and the error names it. With test=True, the plan
+    and the package-set diff only. The same core call as the Ansible module pkgsrc.deploy.history.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' pkgsrc.rollback undo=True
+        salt '*' pkgsrc.rollback id=41 test=True
+    """
+    _core()
+    if id is None and not undo:
+        raise CommandExecutionError("give id=<transaction> or undo=True (pkgsrc.history lists the transactions)")
+    return _call(manage_history, _layout(prefix), SubprocessRunner(timeout=3600),
+                 None if id is None else _whole(id, "id"), bool(undo), None, bool(test), _history(options),
+                 float(options.get("lock_timeout", 600)))
+
+
+def _whole(value, what):
+    """A whole number given on the command line as text."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise CommandExecutionError("%s must be a whole number, not %r" % (what, value)) from None

@@ -21,7 +21,9 @@ __virtualname__ = "pkgsrc"
 # __salt__ and __opts__ are injected by the Salt loader.
 # pylint: disable=undefined-variable
 
-OPTIONS = ("update_cache", "upgrade", "autoremove", "clean", "remove_dependants", "lock_timeout")
+OPTIONS = ("update_cache", "upgrade", "autoremove", "clean", "remove_dependants", "lock_timeout", "exact", "lock")
+# The history options (pkgsrc_core.packages.journal.HISTORY_PARAMS), passed through as they are.
+HISTORY = ("history_keep", "save_packages", "saved_keep", "saved_max_size")
 
 
 def __virtual__():
@@ -32,8 +34,8 @@ def __virtual__():
 
 def _run(name, state, pkgs=None, version=None, prefix=None, **kwargs):
     ret = {"name": name, "result": False, "changes": {}, "comment": ""}
-    targets = [] if pkgs else [name]
-    options = {k: v for k, v in kwargs.items() if k in OPTIONS}
+    targets = [] if pkgs or kwargs.get("lock") is not None else [name]
+    options = {k: v for k, v in kwargs.items() if k in OPTIONS + HISTORY}
     test = bool(__opts__.get("test"))
     try:
         result = __salt__["pkgsrc.manage"](targets, state=state, prefix=prefix, test=test, pkgs=pkgs,
@@ -50,7 +52,8 @@ def _run(name, state, pkgs=None, version=None, prefix=None, **kwargs):
         ret["comment"] = "\n".join(("would " + line) if result["changed"] else line for line in lines)
         return ret
     ret["result"] = True
-    ret["changes"] = result["changes"]
+    # Only automatic flags (exact, lock) or the cache changed: no version changes, but changes all the same.
+    ret["changes"] = result["changes"] or ({"done": lines} if result["changed"] else {})
     ret["comment"] = "\n".join(lines)
     return ret
 
@@ -69,6 +72,25 @@ def installed(name, pkgs=None, version=None, prefix=None, **kwargs):
         The pkgsrc prefix (default: the first one found on the host).
     update_cache, autoremove, clean, lock_timeout
         As in pkgsrc.manage.
+    exact
+        True: the packages named are the whole set. What they need and the bootstrap kit's own
+        packages stay; everything else is removed, and a dependency nobody named is marked
+        automatic. Give exact versions (hello-1.0) to pin them (docs/lockfiles.md).
+    lock
+        A lock as data (docs/lockfiles.md; pkgsrc.facts returns one per prefix), applied exactly:
+        every package at its locked version, the automatic flags as locked, nothing else but
+        the kit's packages. Without pkgs; prefix defaults to the lock's.
+
+    .. code-block:: yaml
+
+        web packages:
+          pkgsrc.installed:
+            - pkgs: [hello-1.0, foo-tool-3.2]
+            - exact: true
+
+        same as web1:
+          pkgsrc.installed:
+            - lock: {{ salt['pillar.get']('pkgsrc:lock') | json }}
     """
     return _run(name, "present", pkgs, version, prefix, **kwargs)
 
@@ -111,4 +133,35 @@ def bootstrapped(name, **kwargs):
         ret["changes"] = {"actions": result["actions"]}
     ret["result"] = (None if result["changed"] else True) if test else True
     ret["comment"] = "\n".join(result["messages"]) or "pkgsrc is bootstrapped"
+    return ret
+
+
+def rolled_back(name, id=None, undo=False, prefix=None, **kwargs):  # pylint: disable=redefined-builtin
+    """
+    The prefix holds the package set it had before transaction ``id`` (or, with undo=True, before
+    the newest transaction that changed packages and was not a rollback): applied again, it finds
+    the prefix already back and changes nothing. See pkgsrc.rollback.
+
+    .. code-block:: yaml
+
+        back before the bad upgrade:
+          pkgsrc.rolled_back:
+            - id: 41
+            - prefix: /opt/local
+    """
+    ret = {"name": name, "result": False, "changes": {}, "comment": ""}
+    test = bool(__opts__.get("test"))
+    options = {k: v for k, v in kwargs.items() if k in HISTORY + ("lock_timeout",)}
+    try:
+        result = __salt__["pkgsrc.rollback"](id=id, undo=undo, prefix=prefix, test=test, **options)
+    except CommandExecutionError as exc:
+        ret["comment"] = str(exc)
+        return ret
+    lines = result["messages"]
+    if result["changed"]:
+        ret["changes"] = {"planned": lines} if test else {
+            "transaction": result["transaction"], "rolled_back": result["rollback"]["target"],
+            "diff": result["diff"], "saved": result["saved"]}
+    ret["result"] = (None if result["changed"] else True) if test else True
+    ret["comment"] = "\n".join(("would " + line) if test and result["changed"] else line for line in lines)
     return ret

@@ -22,7 +22,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-MODULES = ("bootstrap", "package", "service", "facts", "repository", "audit", "history")
+MODULES = ("bootstrap", "package", "service", "facts", "repository", "audit", "history", "health")
 # What a working tree holds besides the sources, and build_ignore must keep out of the tarball.
 CLUTTER = (".venv/bin/python", ".venv-py38/pyvenv.cfg", "build/collections/x", "tests/output/junit.xml",
            ".ansible/collections/x", ".pytest_cache/README.md", "benchmarks/results/x.json",
@@ -133,10 +133,10 @@ def test_salt_finds_the_installed_wheel_without_file_roots(wheel: Path, tmp_path
     assert _salt_call(tmp_path, venv, "pkgsrc.version_cmp", "1.0nb1", "1.0") == 1
     states = _salt_call(tmp_path, venv, "sys.list_state_functions", "pkgsrc", "pkgsrc_service")
     assert states == ["pkgsrc.bootstrapped", "pkgsrc.installed", "pkgsrc.latest", "pkgsrc.removed",
-                      "pkgsrc_service.absent", "pkgsrc_service.dead", "pkgsrc_service.mod_watch",
+                      "pkgsrc.rolled_back", "pkgsrc_service.absent", "pkgsrc_service.dead", "pkgsrc_service.mod_watch",
                       "pkgsrc_service.registered", "pkgsrc_service.running"]
     functions = _salt_call(tmp_path, venv, "sys.list_functions", "pkgsrc_service")
-    assert functions == ["pkgsrc_service.manage"]
+    assert functions == ["pkgsrc_service.health", "pkgsrc_service.manage"]
     runners = _salt_call(tmp_path, venv, "sys.list_runner_functions", "pkgsrc_report")
     assert runners and all(name.startswith("pkgsrc_report.") for name in runners)
 

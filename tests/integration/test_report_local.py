@@ -169,10 +169,11 @@ def check_outputs(out: Path):
     assert current["prefixes"][0]["branch"] == "2025Q3"
     assert current["prefixes"][0]["pkgin_version"] == "26.4.0"
     assert current["drift"] == {"prefix": current["prefixes"][0]["prefix"], "prefix_found": True,
-                                "missing": [], "wrong_version": [], "extra": []}
+                                "missing": [], "wrong_version": [], "extra": [], "automatic": []}
     assert by_name["down.example.org"]["state"] == "unreachable"
     assert report["summary"] == {"hosts": 4, "red": 3, "amber": 0, "green": 1, "unreachable": 1, "failed": 0,
-                                 "without_pkgsrc": 1, "vulnerable": 1, "audit_unknown": 0, "drifted": 2}
+                                 "without_pkgsrc": 1, "vulnerable": 1, "audit_unknown": 0, "drifted": 2,
+                                 "interrupted": 0}
     hello = next(p for p in report["packages"] if p["name"] == "hello")
     assert hello["versions"] == [{"version": "1.0", "hosts": ["vulnerable.example.org"]},
                                  {"version": "1.1", "hosts": ["current.example.org"]}]

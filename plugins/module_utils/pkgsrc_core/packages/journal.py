@@ -201,12 +201,13 @@ class Journal:
         """Record the run as failed with what the pkgdb holds now, and name the record in the error."""
         if self.transaction is None:
             return
+        record_id = self.transaction.id
         now = installed_packages(self.layout)
         self.messages.append("failed: %s" % error.message)
         self.note_unsaved(before, now)
         self.finish("failed", now)
         error.add_hint("recorded as transaction %d (history rollback or undo brings back the packages it "
-                       "started from)" % self.id)
+                       "started from)" % record_id)
 
     def finish(self, outcome: str, installed: Mapping[str, Installed]) -> Optional[records.Record]:
         """Complete the record, then keep the saved packages the newest transactions need."""

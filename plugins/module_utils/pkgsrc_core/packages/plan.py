@@ -18,7 +18,7 @@ STATES = ("present", "latest", "absent")
 
 # The order actions are applied in; also the order of batches.
 INSTALLING = ("install", "upgrade", "downgrade")
-ACTION_ORDER = ("remove", "install", "upgrade", "downgrade", "keep")
+ACTION_ORDER = ("remove", "install", "upgrade", "downgrade", "keep", "unkeep")
 
 
 class PackageNotFoundError(PkgsrcError):
@@ -54,7 +54,7 @@ class Installed:
 class Change:
     """One planned action on one package."""
 
-    action: str  # install | upgrade | downgrade | remove | keep
+    action: str  # install | upgrade | downgrade | remove | keep | unkeep (mark as automatic)
     pkgname: str  # the PKGNAME installed (or removed, or kept)
     request: str  # the entry of the request that asked for it
     current: Optional[str] = None  # the PKGNAME it replaces, for upgrade/downgrade
@@ -264,11 +264,17 @@ def _upgrades(installed: Mapping[str, Installed], available: Sequence[str]) -> T
 def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Installed],
                   available: Optional[Sequence[str]] = None, *, remove_dependants: bool = False,
                   upgrade_all: bool = False, autoremove: bool = False,
-                  install_upgrades: bool = False) -> PackagePlan:
+                  install_upgrades: bool = False, exact: bool = False, automatic: Sequence[str] = (),
+                  kit: Sequence[str] = ()) -> PackagePlan:
     """Decide what to do. `installed` maps package name -> Installed.
 
     With `install_upgrades` (state present only), a bare name of an installed package is
     planned as `latest`, as `pkgin install NAME` does; Salt's pkg.latest relies on that.
+
+    With `exact` (state present or latest), the request is the whole set: what it names, what
+    that needs, and the kit's packages (`kit`: names) stay; everything else is removed; a
+    dependency nobody asked for is marked automatic. The PKGNAMEs in `automatic` (a lock's
+    automatic packages) are installed like the others and then marked automatic (_plan_exact).
 
     `available` (the repositories' PKGNAMEs) may be None; when the plan cannot be decided
     without it, CatalogueNeeded is raised and the caller loads it and plans again. A name or
@@ -277,6 +283,8 @@ def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Inst
     if state not in STATES:
         raise PkgsrcError("unknown state %r" % (state,), "use one of: %s" % ", ".join(STATES))
     requests = validate_names(names)
+    if exact:
+        _check_exact(state, upgrade_all, autoremove)
     changes: List[Change] = []
     satisfied: List[Tuple[str, str]] = []
     for req in requests:
@@ -287,6 +295,8 @@ def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Inst
             # to the best version available. A PKGNAME or a pattern keeps its exact meaning.
             latest = state == "latest" or (install_upgrades and req in installed)
             _plan_present(req, latest, installed, available, changes, satisfied)
+    if exact:
+        changes = _plan_exact(changes, satisfied, installed, automatic, kit)
     changes.extend(_check_dependants(changes, installed, remove_dependants))
     changes = _dedupe(changes)
     upgrades: Tuple[Change, ...] = ()
@@ -298,6 +308,66 @@ def plan_packages(names: Sequence[str], state: str, installed: Mapping[str, Inst
         messages = _newer_than_offered(installed, _need(available))
     orphans = _orphans(installed, changes) if autoremove else ()
     return PackagePlan(tuple(changes), tuple(satisfied), upgrades, orphans, messages)
+
+
+def _check_exact(state: str, upgrade_all: bool, autoremove: bool) -> None:
+    if state not in ("present", "latest"):
+        raise PkgsrcError("exact works with state present or latest, not %s" % state,
+                          "list the packages to keep with state present (or latest) and exact; "
+                          "what the list does not need is removed")
+    if upgrade_all or autoremove:
+        raise PkgsrcError("exact cannot be combined with %s" % ("upgrade" if upgrade_all else "autoremove"),
+                          "leave it out: with exact the list decides every version, and what it does not "
+                          "need is removed anyway")
+
+
+def _dependencies(installed: Mapping[str, Installed]) -> Dict[str, List[str]]:
+    """PKGNAME -> the installed PKGNAMEs it depends on (from +REQUIRED_BY, read the other way)."""
+    deps: Dict[str, List[str]] = {p.pkgname: [] for p in installed.values()}
+    for pkg in installed.values():
+        for dependant in pkg.required_by:
+            if dependant in deps:
+                deps[dependant].append(pkg.pkgname)
+    return deps
+
+
+def _plan_exact(changes: List[Change], satisfied: Sequence[Tuple[str, str]], installed: Mapping[str, Installed],
+                automatic: Sequence[str], kit: Sequence[str]) -> List[Change]:
+    """Add to a present/latest plan what makes the installed set exactly the request's.
+
+    Stays: the requested names (at the planned version), the kit's packages, and every installed
+    package one of those depends on (a requested package that is replaced counts with its current
+    version's dependencies; a new one's dependencies are the package tool's to add, as automatic).
+    Everything else installed is removed. A dependency nobody asked for that is marked
+    user-installed becomes automatic; a requested PKGNAME listed in `automatic` ends up automatic
+    (after the install, which marks what it names as user-installed), the others user-installed.
+    """
+    auto = {split_pkgname(p)[0] for p in automatic}
+    kit_names = set(kit)
+    final: Dict[str, Tuple[str, str, bool]] = {}  # name -> (PKGNAME it ends at, request, (re)installed now)
+    for req, pkgname in satisfied:
+        final[split_pkgname(pkgname)[0]] = (pkgname, req, False)
+    for change in changes:
+        if change.action in INSTALLING:
+            final[split_pkgname(change.pkgname)[0]] = (change.pkgname, change.request, True)
+    deps = _dependencies(installed)
+    needed = set()
+    todo = [p.pkgname for p in installed.values() if p.name in final or p.name in kit_names]
+    while todo:
+        pkgname = todo.pop()
+        if pkgname not in needed:
+            needed.add(pkgname)
+            todo.extend(deps.get(pkgname, ()))
+    out = [c for c in changes if not (c.action == "keep" and split_pkgname(c.pkgname)[0] in auto)]
+    for name, pkg in sorted(installed.items()):
+        if pkg.pkgname not in needed:
+            out.append(Change("remove", pkg.pkgname, "exact: not in the list, nor needed by it"))
+        elif name not in final and name not in kit_names and not pkg.automatic:
+            out.append(Change("unkeep", pkg.pkgname, "exact: a dependency, not in the list"))
+    for name, (pkgname, req, renewed) in sorted(final.items()):
+        if name in auto and (renewed or not installed[name].automatic):
+            out.append(Change("unkeep", pkgname, req))
+    return out
 
 
 def _dedupe(changes: Iterable[Change]) -> List[Change]:
@@ -340,6 +410,11 @@ class PackageRequest:
     # present: an installed bare name is upgraded to the best version (pkgin's and Salt's
     # pkg.install meaning). Off for the Ansible module and Salt's pkgsrc.installed state.
     install_upgrades: bool = False
+    # exact: the names are the whole set; everything else but their dependencies and the kit's
+    # packages is removed (plan_packages). automatic: the PKGNAMEs (from a lock) that end up
+    # marked automatic.
+    exact: bool = False
+    automatic: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,9 @@ def pkgin_commands(plan: PackagePlan, layout: Layout, update_cache: bool = False
     keeps = [c.pkgname for c in plan.of("keep")]
     if keeps:
         cmds.append(Command((pkgin, "-y", "keep") + tuple(_names(keeps)), "mark as user-installed"))
+    unkeeps = [c.pkgname for c in plan.of("unkeep")]  # exact sets and lock files
+    if unkeeps:
+        cmds.append(Command((pkgin, "-y", "unkeep") + tuple(_names(unkeeps)), "mark as automatic"))
     if plan.upgrade_all:
         # The planned PKGNAMEs, not `pkgin upgrade`: that one also downgrades a package newer than
         # anything the repositories offer (samples/transcripts-2: hello-1.2 became hello-1.1).
@@ -144,6 +147,10 @@ def pkg_add_commands(plan: PackagePlan, layout: Layout) -> List[Command]:
     if keeps:
         cmds.append(Command((tool_path(layout, "pkg_admin"),) + dbdir + ("unset", "automatic") + tuple(keeps),
                             "mark as user-installed"))
+    unkeeps = [c.pkgname for c in plan.of("unkeep")]  # exact sets and lock files
+    if unkeeps:
+        cmds.append(Command((tool_path(layout, "pkg_admin"),) + dbdir + ("set", "automatic=YES") + tuple(unkeeps),
+                            "mark as automatic"))
     return cmds
 
 

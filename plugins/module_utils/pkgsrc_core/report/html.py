@@ -11,6 +11,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any, List, Mapping, Optional, Sequence
 
+from .text import drift_count
+
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 _ORDER = {"red": 0, "amber": 1, "green": 2}
 _LEVELS = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -64,6 +66,8 @@ td.reasons { min-width: 12rem; }
 .level { font-weight: 600; }
 .level.critical, .level.high { color: var(--red); }
 .level.medium { color: var(--amber); }
+.outcome.amber { color: var(--amber); font-weight: bold; }
+.outcome.red { color: var(--red); font-weight: bold; }
 @media print { th { position: static; } details { display: block; } }
 """
 
@@ -170,7 +174,7 @@ def _host_row(index: int, host: Mapping[str, Any]) -> str:
     packages = sum(p["package_count"] for p in prefixes)
     vulns = len(host["vulnerable_packages"])
     drift = host["drift"]
-    drifted = -1 if drift is None else len(drift["missing"]) + len(drift["wrong_version"]) + len(drift["extra"])
+    drifted = -1 if drift is None else drift_count(drift)
     audit_unknown = host["audit"] == "unknown" and not vulns
     cells = [
         _cell(_status(host["status"]), _ORDER[host["status"]]),
@@ -184,9 +188,25 @@ def _host_row(index: int, host: Mapping[str, Any]) -> str:
         _cell("?" if audit_unknown else (str(vulns) if prefixes else ""), -0.5 if audit_unknown else
               (vulns if prefixes else -1), "num"),
         _cell("" if drifted < 0 else str(drifted), drifted, "num"),
+        _last_cell(prefixes),
         _cell("<br>".join(_e(r) for r in host["reasons"]), cls="reasons"),
     ]
     return '<tr class="host status-%s" data-status="%s">%s</tr>' % (host["status"], host["status"], "".join(cells))
+
+
+def _outcome(last: Mapping[str, Any]) -> str:
+    """The outcome as a word, amber when interrupted or unfinished, red when failed."""
+    cls = {"interrupted": "amber", "running": "amber", "failed": "red"}.get(last["outcome"], "")
+    return '<span class="outcome %s">%s</span>' % (cls, _e(last["outcome"])) if cls else _e(last["outcome"])
+
+
+def _last_cell(prefixes: Sequence[Mapping[str, Any]]) -> str:
+    lasts = [p["last_transaction"] for p in prefixes if p["last_transaction"]]
+    if not lasts:
+        return _cell("", "")
+    parts = ['<span title="transaction %d (%s)">%s</span> %s' % (
+        last["id"], _e(last["kind"]), _e(last["end"] or last["start"] or "?"), _outcome(last)) for last in lasts]
+    return _cell("<br>".join(parts), max(last["end"] or last["start"] or "" for last in lasts))
 
 
 def _prefix_block(prefix: Mapping[str, Any]) -> List[str]:
@@ -195,6 +215,10 @@ def _prefix_block(prefix: Mapping[str, Any]) -> List[str]:
     facts = [("PKG_DBDIR", prefix["pkg_dbdir"]), ("pkg_install", prefix["pkg_install_version"]),
              ("pkgin", prefix["pkgin_version"]), ("repositories", ", ".join(prefix["repositories"]))]
     out.append("<p>%s</p>" % "; ".join("%s: <code>%s</code>" % (k, _e(v or "-")) for k, v in facts))
+    last = prefix["last_transaction"]
+    if last is not None:
+        out.append("<p>Last transaction: %d (%s), started %s, ended %s: %s</p>" % (
+            last["id"], _e(last["kind"]), _e(last["start"] or "-"), _e(last["end"] or "-"), _outcome(last)))
     if prefix["vulnerabilities"]:
         rows = ["<tr>%s%s%s%s</tr>" % (_cell(_e(v["pkgname"])), _cell(_e(v["type"])), _level(v["level"]),
                                        _cell('<code class="url">%s</code>' % _e(v["url"])))
@@ -218,6 +242,9 @@ def _drift_block(drift: Mapping[str, Any]) -> List[str]:
             _e(", ".join(wrong["installed"])), _e(wrong["pattern"])))
     if drift["extra"]:
         items.append("not in the desired set: <code>%s</code>" % _e(", ".join(drift["extra"])))
+    for flag in drift["automatic"]:
+        items.append("<code>%s</code> should be %s" % (_e(flag["pkgname"]),
+                                                       "automatic" if flag["automatic"] else "user-installed"))
     if not items:
         return ["<p>Matches the desired set in <code>%s</code>.</p>" % _e(drift["prefix"])]
     return ["<p>Drift in <code>%s</code>:</p><ul>%s</ul>" % (
@@ -265,14 +292,21 @@ def render_html(report: Mapping[str, Any]) -> str:
              (summary["green"], "green", "green"), (summary["unreachable"], "unreachable", ""),
              (summary["failed"], "failed", ""), (summary["without_pkgsrc"], "without pkgsrc", ""),
              (summary["vulnerable"], "vulnerable", ""), (summary["audit_unknown"], "audit unknown", ""),
-             (summary["drifted"], "drifted", "")]
+             (summary["drifted"], "drifted", ""),
+             (summary["interrupted"], "interrupted", "amber" if summary["interrupted"] else "")]
     body = ["<header>", "<h1>pkgsrc fleet report</h1>"]
     if report["generated"]:
         body.append('<p class="generated">Generated %s</p>' % _e(report["generated"]))
     body.append('<div class="cards">%s</div>' % "".join(
         '<div class="card %s"><b>%d</b>%s</div>' % (cls, count, _e(label)) for count, label, cls in cards))
     desired = report["desired"]
-    if desired is not None:
+    if desired is not None and desired.get("lock") is not None:
+        body.append("<p>Desired set (in %s): the lock taken from <code>%s</code> at %s, %d packages</p>" % (
+            "<code>%s</code>" % _e(desired["prefix"]) if desired["prefix"] else "each host's first prefix",
+            _e(desired["lock"]["taken_from"] or "an unnamed host"),
+            _e(desired["lock"]["taken_at"] or "an unknown time"),
+            len(desired["packages"])))
+    elif desired is not None:
         body.append("<p>Desired set (in %s): <code>%s</code></p>" % (
             "<code>%s</code>" % _e(desired["prefix"]) if desired["prefix"] else "each host's first prefix",
             _e(", ".join(p["pattern"] for p in desired["packages"]) or "(nothing)")))
@@ -282,7 +316,8 @@ def render_html(report: Mapping[str, Any]) -> str:
                 '<span class="muted">Click a column heading to sort.</span></p>')
     body.append('<div class="scroll">')
     body.append(_table("host-table", ("Status", "Host", "Platform", "Prefixes", "Branch", "pkg_install / pkgin",
-                                      ("Packages", True), ("Vulnerable", True), ("Drift", True), "Reasons"),
+                                      ("Packages", True), ("Vulnerable", True), ("Drift", True), "Last change",
+                                      "Reasons"),
                        [_host_row(i, h) for i, h in enumerate(hosts, 1)]))
     body.append("</div>")
     body.append("</section>")

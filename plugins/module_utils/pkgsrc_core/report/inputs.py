@@ -9,14 +9,14 @@ Facts come as JSON in any of these shapes, all turned into {host: facts or marke
   False, or {"ret": ..., "retcode": N};
 - a list of records {"host": name, "facts": {...}} or {"host": name, "unreachable": true, "error": "..."}.
 
-A desired set is JSON or a small YAML subset (block lists and mappings, quoted or plain scalars,
-flow lists, comments): see report.parse_desired for what it may say.
+A desired set is YAML or JSON, read with PyYAML (the report runs on the controller, where Ansible
+and Salt bring it): see model.parse_desired for what it may say; a lock file is one too.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping
 
 from ..errors import ReportError
 from .model import DesiredSet, parse_desired
@@ -128,134 +128,51 @@ def load_hosts(path: str) -> Dict[str, Dict[str, Any]]:
     return out
 
 
-# --- a small YAML subset for desired sets -----------------------------------------------------
+# --- desired sets: YAML or JSON, read with PyYAML on the controller ------------------------------
 
-Line = Tuple[int, int, str]  # (line number, indent, content)
-
-
-def _strip_comment(text: str) -> str:
-    quote = ""
-    for pos, char in enumerate(text):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"" and (pos == 0 or text[pos - 1] in " \t[,:-"):
-            quote = char
-        elif char == "#" and (pos == 0 or text[pos - 1] in " \t"):
-            return text[:pos].rstrip()
-    return text.rstrip()
+def _yaml_error(exc: Exception, source: str) -> ReportError:
+    mark = getattr(exc, "problem_mark", None)
+    where = "%s:%d:%d" % (source, mark.line + 1, mark.column + 1) if mark is not None else source
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    return ReportError("%s is not valid YAML or JSON: %s%s" % (where, problem, " (%s)" % context if context else ""),
+                       "fix the file there; a desired set is a list of patterns, a mapping name: version, "
+                       "or a lock file (docs/report.md, docs/lockfiles.md)")
 
 
-def _scalar(text: str, where: str) -> Any:
-    text = text.strip()
-    if text in ("", "~", "null", "Null", "NULL"):
-        return None
-    if text.startswith('"'):
-        try:
-            return json.loads(text)
-        except ValueError:
-            raise ReportError("%s: bad double-quoted string %s" % (where, text), "close the quotes") from None
-    if text.startswith("'"):
-        if len(text) < 2 or not text.endswith("'"):
-            raise ReportError("%s: bad single-quoted string %s" % (where, text), "close the quotes")
-        return text[1:-1].replace("''", "'")
-    if text.startswith("["):
-        if not text.endswith("]"):
-            raise ReportError("%s: a flow list must end on the same line" % where, "write [a, b] on one line")
-        inner = text[1:-1].strip()
-        return [_scalar(item, where) for item in inner.split(",")] if inner else []
-    if text == "{}":
-        return {}
-    if text.startswith(("{", "&", "*", "!", "|", ">")):
-        raise ReportError("%s: %r is YAML this reader does not handle" % (where, text),
-                          "write the desired set as JSON, or as plain block lists and mappings")
-    return text
+def load_yaml(text: str, source: str = "<yaml>") -> Any:
+    """The value of a YAML (or JSON) document, read with PyYAML's safe loader (controller only).
 
+    Numbers with a fraction stay text, so that `hello: 1.10` asks for version 1.10.
+    """
+    try:
+        import yaml  # type: ignore[import-untyped]  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise ReportError("reading %s needs PyYAML, which this Python lacks" % source,
+                          "run the report with the Python Ansible or Salt runs on (it has PyYAML), "
+                          "or pip install PyYAML") from None
 
-def _split_key(content: str) -> Optional[Tuple[str, str]]:
-    for pos, char in enumerate(content):
-        if char == ":" and (pos + 1 == len(content) or content[pos + 1] in " \t"):
-            key = content[:pos].strip()
-            if key[:1] in "'\"":
-                key = str(_scalar(key, "key"))
-            return key, content[pos + 1:].strip()
-    return None
+    class VersionsLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+        """The safe loader, with numbers like 1.10 left as text: they are versions, and 1.10 is not 1.1."""
 
-
-def _is_item(content: str) -> bool:
-    return content == "-" or content.startswith("- ")
-
-
-def _block(lines: List[Line], pos: int, indent: int, source: str) -> Tuple[Any, int]:
-    if _is_item(lines[pos][2]):
-        items: List[Any] = []
-        while pos < len(lines) and lines[pos][1] == indent and _is_item(lines[pos][2]):
-            number, _indent, content = lines[pos]
-            rest = content[1:].strip()
-            pos += 1
-            where = "%s:%d" % (source, number)
-            if not rest:
-                if pos < len(lines) and lines[pos][1] > indent:
-                    value, pos = _block(lines, pos, lines[pos][1], source)
-                    items.append(value)
-                else:
-                    items.append(None)
-                continue
-            pair = None if rest[:1] in "'\"[" else _split_key(rest)
-            items.append({pair[0]: _scalar(pair[1], where)} if pair else _scalar(rest, where))
-        return items, pos
-    mapping: Dict[str, Any] = {}
-    while pos < len(lines) and lines[pos][1] == indent and not _is_item(lines[pos][2]):
-        number, _indent, content = lines[pos]
-        where = "%s:%d" % (source, number)
-        pair = _split_key(content)
-        if pair is None:
-            raise ReportError("%s: expected `key: value` or `- item`, found %r" % (where, content),
-                              "write the desired set as a list of patterns or a mapping name: version")
-        pos += 1
-        key, rest = pair
-        if rest:
-            mapping[key] = _scalar(rest, where)
-        elif pos < len(lines) and (lines[pos][1] > indent or (lines[pos][1] == indent and _is_item(lines[pos][2]))):
-            mapping[key], pos = _block(lines, pos, lines[pos][1], source)
-        else:
-            mapping[key] = None
-    return mapping, pos
-
-
-def parse_simple_yaml(text: str, source: str = "<yaml>") -> Any:
-    """The value of a small YAML document: block lists and mappings of scalars (strings or null)."""
-    lines: List[Line] = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        content = _strip_comment(raw)
-        if not content.strip() or content.strip() in ("---", "..."):
-            continue
-        stripped = content.lstrip(" ")
-        if stripped.startswith("\t"):
-            raise ReportError("%s:%d: tab in indentation" % (source, number), "indent with spaces")
-        lines.append((number, len(content) - len(stripped), stripped))
-    if not lines:
-        return None
-    if len(lines) == 1 and not _is_item(lines[0][2]) and _split_key(lines[0][2]) is None:
-        return _scalar(lines[0][2], "%s:%d" % (source, lines[0][0]))
-    value, pos = _block(lines, 0, lines[0][1], source)
-    if pos < len(lines):
-        raise ReportError("%s:%d: unexpected indentation" % (source, lines[pos][0]),
-                          "align items of the same list or mapping")
-    return value
+    VersionsLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    try:
+        return yaml.load(text, Loader=VersionsLoader)  # noqa: S506 - a subclass of SafeLoader
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, source) from None
 
 
 def load_desired(path: str) -> DesiredSet:
-    """A DesiredSet from a JSON or YAML file."""
+    """A DesiredSet from a YAML or JSON file: a desired set, or a lock file (packages.lockfile)."""
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
-    except OSError as exc:
-        raise ReportError("cannot read %s: %s" % (path, exc.strerror or exc), "check the --desired path") from None
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = parse_simple_yaml(text, path)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ReportError("cannot read %s: %s" % (path, reason), "check the --desired path") from None
+    data = load_yaml(text, path)
     if data is None:
         raise ReportError("%s says nothing" % path, "list the packages every host should have")
-    return parse_desired(data)
+    return parse_desired(data, path)

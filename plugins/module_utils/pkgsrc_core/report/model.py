@@ -10,8 +10,12 @@ Status per host, worst first:
 - red: unreachable, facts failed, no pkgsrc prefix, a vulnerable package (level medium or worse,
   see audit.level_of), a desired package missing or at the wrong version;
 - amber: only low-level vulnerabilities, vulnerabilities unknown (audit not run), packages
-  installed that the desired set does not name, errors reading a prefix;
+  installed that the desired set does not name, automatic flags other than a lock's, errors
+  reading a prefix, a last transaction that was interrupted (or is still running) or failed;
 - green: none of these.
+
+The desired set may be a lock file (packages.lockfile): then every locked PKGNAME is wanted
+exactly, every other installed package but the kit's is extra, and the automatic flags count.
 """
 from __future__ import annotations
 
@@ -22,16 +26,18 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from ..errors import PatternError, ReportError
 from ..packages.audit import LEVELS, level_of
+from ..packages.kit import KIT_PACKAGE_NAMES
+from ..packages.lockfile import Lock, compare, parse_lock
 from ..versions import compile_pattern, dewey_cmp, is_pattern
 
 REPORT_VERSION = 1
 STATUSES = ("red", "amber", "green")
 # Packages every bootstrap kit installs: never reported as "extra" unless the desired set says so.
-BASE_PACKAGES: Tuple[str, ...] = (
-    "bmake", "bootstrap-mk-files", "bsdtar", "cwrappers", "digest", "libarchive", "libfetch",
-    "mozilla-rootcerts", "mozilla-rootcerts-openssl", "nawk", "pkg_alternatives", "pkg_install",
-    "pkg_install-info", "pkgin", "pkgsrc-gnupg-keys",
-)
+BASE_PACKAGES: Tuple[str, ...] = KIT_PACKAGE_NAMES
+# Outcomes of a last transaction that make a host amber ("running": going on, or killed and not
+# looked at since; the next run records it as interrupted).
+UNFINISHED = ("interrupted", "running")
+_OUTCOMES = ("ok", "failed", "interrupted", "running")
 # How many names a one-line reason lists before "and N more".
 _REASON_NAMES = 5
 _PLATFORM_KEYS = ("platform", "os_id", "os_name", "os_release", "arch", "init", "zonename")
@@ -54,6 +60,7 @@ class DesiredSet:
     packages: Tuple[DesiredPackage, ...]
     prefix: Optional[str] = None
     ignore_extra: Tuple[str, ...] = BASE_PACKAGES
+    lock: Optional[Lock] = None  # when the desired set is a lock file
 
 
 def pattern_name(pattern: str) -> Optional[str]:
@@ -125,10 +132,14 @@ def _desired_packages(data: Any) -> Tuple[DesiredPackage, ...]:
                       "give a list of patterns or a mapping {name: version-constraint}")
 
 
-def parse_desired(data: Any) -> DesiredSet:
+def parse_desired(data: Any, source: str = "the desired set") -> DesiredSet:
     """A DesiredSet from plain data: a list of patterns (`hello`, `foo-tool>=3`, `{a,b}-[0-9]*`),
-    a mapping {name: version-constraint}, or {"packages": either, "prefix": path,
-    "ignore_extra": [patterns]}."""
+    a mapping {name: version-constraint}, {"packages": either, "prefix": path,
+    "ignore_extra": [patterns]}, or a lock ({"lock_version": 1, "packages": [...], ...})."""
+    if isinstance(data, Mapping) and "lock_version" in data:
+        lock = parse_lock(data, source)
+        return DesiredSet(tuple(DesiredPackage(p.pkgname, p.name) for p in lock.packages), lock.prefix,
+                          BASE_PACKAGES, lock)
     if isinstance(data, Mapping) and "packages" in data:
         unknown = sorted(set(data) - {"packages", "prefix", "ignore_extra"})
         if unknown:
@@ -178,6 +189,18 @@ def _vulnerabilities(raw: Any) -> Optional[List[Dict[str, str]]]:
     return out
 
 
+def _transaction(raw: Any) -> Optional[Dict[str, Any]]:
+    if not isinstance(raw, Mapping) or raw.get("id") is None:
+        return None
+    outcome = str(raw.get("outcome") or "")
+    try:
+        number = int(raw["id"])
+    except (TypeError, ValueError):
+        return None
+    return {"id": number, "kind": str(raw.get("kind") or ""), "start": _text(raw.get("start")),
+            "end": _text(raw.get("end")), "outcome": outcome if outcome in _OUTCOMES else "running"}
+
+
 def _prefix(raw: Mapping[str, Any]) -> Dict[str, Any]:
     packages = []
     for pkg in raw.get("packages") or ():
@@ -200,6 +223,10 @@ def _prefix(raw: Mapping[str, Any]) -> Dict[str, Any]:
         "packages": packages,
         "audit": audit,
         "vulnerabilities": vulns,
+        # Facts from before lock files have no kit_packages: the names every kit installs, then.
+        "kit_packages": sorted(str(n) for n in raw["kit_packages"]) if isinstance(raw.get("kit_packages"), list)
+        else sorted({p["name"] for p in packages if p["name"] in BASE_PACKAGES}),
+        "last_transaction": _transaction(raw.get("last_transaction")),
     }
 
 
@@ -238,6 +265,14 @@ class _Check:
         by_name: Dict[str, List[str]] = {}
         for pkg in packages:
             by_name.setdefault(pkg["name"], []).append(pkg["pkgname"])
+        if self.desired.lock is not None:
+            drift = compare(self.desired.lock, ((p["pkgname"], p["automatic"]) for p in packages),
+                            keep=target["kit_packages"] if target else ())
+            return {"prefix": target["prefix"] if target else wanted_prefix, "prefix_found": target is not None,
+                    "missing": list(drift.missing),
+                    "wrong_version": [{"pattern": locked, "installed": [have]} for locked, have in drift.wrong_version],
+                    "extra": list(drift.extra),
+                    "automatic": [{"pkgname": p, "automatic": a} for p, a in drift.automatic]}
         missing: List[str] = []
         wrong: List[Dict[str, Any]] = []
         for want, match in self.wants:
@@ -249,7 +284,7 @@ class _Check:
                 wrong.append({"pattern": want.pattern, "installed": sorted(present)})
         extra = sorted(pkg["pkgname"] for pkg in packages if self.is_extra(pkg))
         return {"prefix": target["prefix"] if target else wanted_prefix, "prefix_found": target is not None,
-                "missing": missing, "wrong_version": wrong, "extra": extra}
+                "missing": missing, "wrong_version": wrong, "extra": extra, "automatic": []}
 
 
 def _unreached(name: str, state: str, error: str) -> Dict[str, Any]:
@@ -304,7 +339,18 @@ def _host_report(name: str, data: Mapping[str, Any], check: Optional[_Check]) ->
             red.append("wrong version: %s" % _names(
                 ["%s (wants %s)" % (" ".join(w["installed"]), w["pattern"]) for w in drift["wrong_version"]]))
         if drift["extra"]:
-            amber.append("not in the desired set: %s" % _names(drift["extra"]))
+            against = "lock" if check.desired.lock is not None else "desired set"
+            amber.append("not in the %s: %s" % (against, _names(drift["extra"])))
+        if drift["automatic"]:
+            amber.append("automatic flag not as locked: %s" % _names(
+                ["%s (%s)" % (f["pkgname"], "automatic" if f["automatic"] else "user-installed")
+                 for f in drift["automatic"]]))
+    for prefix in prefixes:
+        last = prefix["last_transaction"]
+        if last is not None and last["outcome"] != "ok":
+            amber.append("last transaction %d in %s %s (started %s)" % (
+                last["id"], prefix["prefix"], "is unfinished: running, or killed" if last["outcome"] == "running"
+                else last["outcome"], last["start"] or "at an unknown time"))
     unknown = [p["prefix"] for p in prefixes if p["audit"] == "unknown"]
     if unknown:
         amber.append("vulnerabilities unknown (audit not run): %s" % _names(unknown))
@@ -350,7 +396,10 @@ def _summary(hosts: Sequence[Dict[str, Any]]) -> Dict[str, int]:
         "vulnerable": sum(1 for h in ok if h["vulnerable_packages"]),
         "audit_unknown": sum(1 for h in ok if h["audit"] == "unknown"),
         "drifted": sum(1 for h in ok if h["drift"] and (h["drift"]["missing"] or h["drift"]["wrong_version"]
-                                                        or h["drift"]["extra"] or not h["drift"]["prefix_found"])),
+                                                        or h["drift"]["extra"] or h["drift"]["automatic"]
+                                                        or not h["drift"]["prefix_found"])),
+        "interrupted": sum(1 for h in ok if any(p["last_transaction"] and p["last_transaction"]["outcome"] in UNFINISHED
+                                                for p in h["prefixes"])),
     }
 
 
@@ -377,6 +426,8 @@ def build_report(hosts: Mapping[str, Mapping[str, Any]], desired: Optional[Desir
             "prefix": desired.prefix,
             "packages": [{"pattern": d.pattern, "name": d.name} for d in desired.packages],
             "ignore_extra": list(desired.ignore_extra),
+            "lock": None if desired.lock is None else {"taken_at": desired.lock.taken_at,
+                                                       "taken_from": desired.lock.taken_from},
         },
         "summary": _summary(reports),
         "hosts": reports,

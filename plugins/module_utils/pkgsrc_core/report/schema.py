@@ -59,7 +59,21 @@ _PREFIX = _object({
               "description": "unknown: no audit result was given for this prefix."},
     "vulnerabilities": {"type": ["array", "null"], "items": {"$ref": "#/$defs/vulnerability"},
                         "description": "null when the audit was not run."},
+    "kit_packages": {"type": "array", "items": _STR,
+                     "description": "Names of the bootstrap kit's packages, which exact sets and locks keep."},
+    "last_transaction": {"anyOf": [{"type": "null"}, {"$ref": "#/$defs/transaction"}],
+                         "description": "The newest record of the prefix's history; null when it has none."},
 }, "One pkgsrc prefix on a host.")
+
+_TRANSACTION = _object({
+    "id": _COUNT,
+    "kind": {"type": "string", "description": "package, bootstrap, repository or rollback."},
+    "start": _STR_OR_NULL,
+    "end": {"type": ["string", "null"], "description": "null while running, or when the run was killed."},
+    "outcome": {"enum": ["ok", "failed", "interrupted", "running"],
+                "description": "interrupted: killed, found by the next run; running: going on, or killed and "
+                               "not looked at since. Both make the host amber, and so does failed."},
+}, "A transaction record of the prefix's history (UTC times, ISO 8601).")
 
 _DRIFT = _object({
     "prefix": {"type": ["string", "null"], "description": "The prefix compared with the desired set."},
@@ -67,7 +81,11 @@ _DRIFT = _object({
     "missing": {"type": "array", "items": _STR, "description": "Desired patterns nothing installed matches."},
     "wrong_version": {"type": "array", "items": _object({"pattern": _STR, "installed": _NAMES})},
     "extra": {"type": "array", "items": _STR,
-              "description": "Installed, not automatic, not desired and not in ignore_extra."},
+              "description": "Installed, not automatic, not desired and not in ignore_extra; against a lock: "
+                             "installed, not locked and not one of the kit's packages."},
+    "automatic": {"type": "array", "items": _object({"pkgname": _STR, "automatic": {"type": "boolean"}}),
+                  "description": "Against a lock: packages at the locked version whose automatic flag is not the "
+                                 "lock's (automatic: what the lock says); empty otherwise."},
 }, "Difference between the desired set and one prefix; null when no desired set was given.")
 
 _HOST = _object({
@@ -102,10 +120,12 @@ REPORT_SCHEMA: Dict[str, Any] = {
             "prefix": _STR_OR_NULL,
             "packages": {"type": "array", "items": _object({"pattern": _STR, "name": _STR_OR_NULL})},
             "ignore_extra": _NAMES,
+            "lock": {"anyOf": [{"type": "null"}, _object({"taken_at": _STR_OR_NULL, "taken_from": _STR_OR_NULL})],
+                     "description": "When the desired set is a lock file: where and when it was taken."},
         })]},
         "summary": _object({k: _COUNT for k in (
             "hosts", "red", "amber", "green", "unreachable", "failed", "without_pkgsrc", "vulnerable",
-            "audit_unknown", "drifted")}, "Host counts."),
+            "audit_unknown", "drifted", "interrupted")}, "Host counts."),
         "hosts": {"type": "array", "items": {"$ref": "#/$defs/host"}},
         "packages": _versions("name", "Hosts per package version, across all prefixes."),
         "tools": _versions("tool", "Hosts per pkg_install and pkgin version."),
@@ -121,7 +141,7 @@ REPORT_SCHEMA: Dict[str, Any] = {
                  "vulnerable_hosts", "unreachable_hosts"],
     "additionalProperties": False,
     "$defs": {"host": _HOST, "prefix": _PREFIX, "package": _PACKAGE, "vulnerability": _VULNERABILITY,
-              "drift": _DRIFT},
+              "drift": _DRIFT, "transaction": _TRANSACTION},
 }
 
 _TYPES = {

@@ -1,8 +1,10 @@
 """Plain-text rendering of the fleet report, for mail: every line fits in 80 columns.
 
 One table line per host, then details for every host that is not green, then the fleet-wide
-rollups (vulnerable and unreachable hosts, tool versions, branches, packages found at more than
-one version). Input is the dict from report.build_report.
+rollups (vulnerable and unreachable hosts, every prefix's last transaction, tool versions,
+branches, packages found at more than one version). Input is the dict from report.build_report.
+Text has no colour: an interrupted or failed transaction is written in capitals, and its host
+is amber.
 """
 from __future__ import annotations
 
@@ -58,9 +60,22 @@ def _cells(host: Mapping[str, Any]) -> List[str]:
     else:
         vuln = str(len(host["vulnerable_packages"]))
     drift = host["drift"]
-    drift_cell = "-" if drift is None else str(len(drift["missing"]) + len(drift["wrong_version"])
-                                               + len(drift["extra"]))
+    drift_cell = "-" if drift is None else str(drift_count(drift))
     return [host["status"].upper(), host["host"], _platform(host), branch, packages, vuln, drift_cell]
+
+
+def drift_count(drift: Mapping[str, Any]) -> int:
+    """How many packages differ from the desired set (or lock)."""
+    return len(drift["missing"]) + len(drift["wrong_version"]) + len(drift["extra"]) + len(drift["automatic"])
+
+
+def transaction_text(last: Optional[Mapping[str, Any]]) -> str:
+    """`12 package ok, ended 2026-12-05T12:00:03Z`; the outcome in capitals when it is not ok."""
+    if last is None:
+        return "no transaction recorded"
+    outcome = last["outcome"] if last["outcome"] == "ok" else last["outcome"].upper()
+    when = ("ended %s" % last["end"]) if last["end"] else ("started %s" % (last["start"] or "at an unknown time"))
+    return "%d %s %s, %s" % (last["id"], last["kind"], outcome, when)
 
 
 def _host_table(hosts: Sequence[Mapping[str, Any]]) -> List[str]:
@@ -98,7 +113,7 @@ def _details(host: Mapping[str, Any]) -> List[str]:
     for prefix in host["prefixes"]:
         lines.extend(_prefix_lines(prefix))
     drift = host["drift"]
-    if drift and host["prefixes"] and (drift["missing"] or drift["wrong_version"] or drift["extra"]):
+    if drift and host["prefixes"] and drift_count(drift):
         lines.extend(_wrap("drift in %s:" % (drift["prefix"] or "(no prefix)"), indent="  "))
         if drift["missing"]:
             lines.extend(_wrap("missing: " + ", ".join(drift["missing"]), indent="    ", more="      "))
@@ -108,6 +123,10 @@ def _details(host: Mapping[str, Any]) -> List[str]:
                                indent="    ", more="      "))
         if drift["extra"]:
             lines.extend(_wrap("extra: " + ", ".join(drift["extra"]), indent="    ", more="      "))
+        if drift["automatic"]:
+            lines.extend(_wrap("automatic flag: " + ", ".join(
+                "%s should be %s" % (f["pkgname"], "automatic" if f["automatic"] else "user-installed")
+                for f in drift["automatic"]), indent="    ", more="      "))
     return lines
 
 
@@ -132,7 +151,12 @@ def render_text(report: Mapping[str, Any]) -> str:
     lines.extend(_wrap("%d vulnerable, %d with audit unknown, %d drifted from the desired set" % (
         summary["vulnerable"], summary["audit_unknown"], summary["drifted"]), indent=""))
     desired = report["desired"]
-    if desired is not None:
+    if desired is not None and desired.get("lock") is not None:
+        lock = desired["lock"]
+        lines.extend(_wrap("desired in %s: the lock taken from %s at %s (%s)" % (
+            desired["prefix"] or "the first prefix", lock["taken_from"] or "an unnamed host",
+            lock["taken_at"] or "an unknown time", _plural(len(desired["packages"]), "package")), indent=""))
+    elif desired is not None:
         wanted = ", ".join(p["pattern"] for p in desired["packages"]) or "(nothing)"
         lines.extend(_wrap("desired in %s: %s" % (desired["prefix"] or "the first prefix", wanted), indent=""))
     lines.extend(_section("HOSTS", _host_table(report["hosts"])))
@@ -151,6 +175,10 @@ def render_text(report: Mapping[str, Any]) -> str:
     lines.extend(_section("UNREACHABLE OR FAILED (%d)" % len(report["unreachable_hosts"]), [
         line for entry in report["unreachable_hosts"]
         for line in _wrap("%s: %s" % (entry["host"], entry["error"] or entry["state"]), indent="  ", more="      ")]))
+    lines.extend(_section("LAST TRANSACTIONS", [
+        line for host in report["hosts"] for prefix in host["prefixes"]
+        for line in _wrap("%s %s: %s" % (host["host"], prefix["prefix"], transaction_text(prefix["last_transaction"])),
+                          indent="  ", more="      ")]))
     lines.extend(_section("TOOLS", [line for tool in report["tools"]
                                     for line in _versions_line(tool["tool"], tool["versions"])]))
     lines.extend(_section("BRANCHES", [line for branch in report["branches"]

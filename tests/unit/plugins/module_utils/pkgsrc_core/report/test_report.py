@@ -236,7 +236,8 @@ def test_build_report_rollups():
         "audit-less": "red", "bare": "red", "broken": "red", "down": "red", "web1": "red", "web2": "green",
         "zone1": "red"}
     assert model["summary"] == {"hosts": 7, "red": 6, "amber": 0, "green": 1, "unreachable": 1, "failed": 1,
-                                "without_pkgsrc": 1, "vulnerable": 1, "audit_unknown": 1, "drifted": 4}
+                                "without_pkgsrc": 1, "vulnerable": 1, "audit_unknown": 1, "drifted": 4,
+                                "interrupted": 0}
     hello = next(p for p in model["packages"] if p["name"] == "hello")
     # dewey order, not string order: 1.9 < 1.10
     assert hello["versions"] == [{"version": "1.0", "hosts": ["web1"]}, {"version": "1.1", "hosts": ["web2"]},
@@ -560,6 +561,8 @@ def test_load_json_documents_errors(text, message):
     ("---\nhello: '>=1.1'\nfoo-tool:\nlibfoo: 2.0nb1\nbmake: ~\n",
      {"hello": ">=1.1", "foo-tool": None, "libfoo": "2.0nb1", "bmake": None}),
     ("hello: 1.10\n", {"hello": "1.10"}),  # kept as text: YAML would make it the float 1.1
+    ("{hello: 2.0, lock_version: 1, automatic: true}\n", {"hello": "2.0", "lock_version": 1, "automatic": True}),
+    ('{"packages": ["hello"]}', {"packages": ["hello"]}),  # JSON is YAML
     ("prefix: /opt/local\npackages:\n  - hello\n  - foo-tool>=3\nignore_extra: [pkg_install, 'pkgin']\n",
      {"prefix": "/opt/local", "packages": ["hello", "foo-tool>=3"], "ignore_extra": ["pkg_install", "pkgin"]}),
     ("packages:\n- hello\n- hello: '>=1'\n", {"packages": ["hello", {"hello": ">=1"}]}),
@@ -569,22 +572,37 @@ def test_load_json_documents_errors(text, message):
     ("[hello, foo-tool]\n", ["hello", "foo-tool"]),
     ("url: http://example.org/#frag\n", {"url": "http://example.org/#frag"}),
 ])
-def test_parse_simple_yaml(text, value):
-    assert report_input.parse_simple_yaml(text) == value
+def test_load_yaml(text, value):
+    assert report_input.load_yaml(text) == value
 
 
-@pytest.mark.parametrize("text, message", [
-    ("hello: '1.1\n", "bad single-quoted"),
-    ("hello: [1.1\n", "must end on the same line"),
-    ("hello: {a: b}\n", "does not handle"),
-    ("packages:\n  - hello\n    - nested\n", "unexpected indentation"),
-    ("- hello\nfoo: bar\n", "unexpected indentation"),
-    ("\thello: 1\n", "tab in indentation"),
-    ("just words\nmore words\n", "expected `key: value`"),
+@pytest.mark.parametrize("text, where", [
+    ("hello: '1.1\n", "desired.yml:2:1"),
+    ("hello: [1.1\n", "desired.yml:2:1"),
+    ("- hello\nfoo: bar\n", "desired.yml:2:1"),
+    ("\thello: 1\n", "desired.yml:1:1"),
+    ("a: b: c\n", "desired.yml:1:5"),
 ])
-def test_parse_simple_yaml_errors(text, message):
-    with pytest.raises(ReportError, match=message):
-        report_input.parse_simple_yaml(text, "desired.yml")
+def test_load_yaml_errors_say_where(text, where):
+    with pytest.raises(ReportError) as err:
+        report_input.load_yaml(text, "desired.yml")
+    assert err.value.message.startswith(where + " is not valid YAML or JSON: ")
+    assert "docs/lockfiles.md" in err.value.hint
+
+
+def test_load_desired_errors(tmp_path):
+    path = tmp_path / "desired.yml"
+    path.write_bytes(b"\xff\xfe not text")
+    with pytest.raises(ReportError, match="cannot read"):
+        report_input.load_desired(str(path))
+    path.write_text("just words\nmore words\n")
+    with pytest.raises(ReportError, match="not a list or a mapping"):
+        report_input.load_desired(str(path))
+    path.write_text("# nothing\n")
+    with pytest.raises(ReportError, match="says nothing"):
+        report_input.load_desired(str(path))
+    with pytest.raises(ReportError, match="cannot read"):
+        report_input.load_desired(str(tmp_path / "missing.yml"))
 
 
 # --- command line ---------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+../../../../plugins/module_utils/pkgsrc_core/packages/lockfile.py
