@@ -98,7 +98,8 @@ def health_check_from_params(params: Mapping[str, Any]) -> HealthCheck:
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102  pylint: disable=too-many-arguments
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any,  # pylint: disable=too-many-arguments
+                         newurl: str) -> None:
         return None
 
 
