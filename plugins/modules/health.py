@@ -27,6 +27,7 @@ attributes:
     description: The check only reads; it runs in check mode as well.
   diff_mode:
     support: none
+    description: Nothing changes, so there is no diff.
 options:
   url:
     description: The URL to GET (http or https). Mutually exclusive with O(command).

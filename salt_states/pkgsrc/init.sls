@@ -5,7 +5,9 @@
     pkgsrc.service     config files and services of the host-wide prefix (pkgsrc:config_files, pkgsrc:services)
     pkgsrc.app         applications, each in its own prefix (pkgsrc:apps)
 
-    Each part writes states only for what its pillar keys ask; see pillar.example. -#}
+    Each part writes states only for what its pillar keys ask; see pillar.example.
+    Not included: pkgsrc.rollout, the orchestration that rolls pkgsrc.app out in batches from the
+    master (salt-run state.orchestrate pkgsrc.rollout). -#}
 include:
   - pkgsrc.bootstrap
   - pkgsrc.packages

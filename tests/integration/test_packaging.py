@@ -133,12 +133,15 @@ def test_salt_finds_the_installed_wheel_without_file_roots(wheel: Path, tmp_path
     assert _salt_call(tmp_path, venv, "pkgsrc.version_cmp", "1.0nb1", "1.0") == 1
     states = _salt_call(tmp_path, venv, "sys.list_state_functions", "pkgsrc", "pkgsrc_service")
     assert states == ["pkgsrc.bootstrapped", "pkgsrc.installed", "pkgsrc.latest", "pkgsrc.removed",
-                      "pkgsrc.rolled_back", "pkgsrc_service.absent", "pkgsrc_service.dead", "pkgsrc_service.mod_watch",
-                      "pkgsrc_service.registered", "pkgsrc_service.running"]
+                      "pkgsrc.rolled_back", "pkgsrc_service.absent", "pkgsrc_service.checkpoint", "pkgsrc_service.dead",
+                      "pkgsrc_service.healthy", "pkgsrc_service.mod_watch", "pkgsrc_service.registered",
+                      "pkgsrc_service.running"]
     functions = _salt_call(tmp_path, venv, "sys.list_functions", "pkgsrc_service")
     assert functions == ["pkgsrc_service.health", "pkgsrc_service.manage"]
     runners = _salt_call(tmp_path, venv, "sys.list_runner_functions", "pkgsrc_report")
     assert runners and all(name.startswith("pkgsrc_report.") for name in runners)
+    rollout = _salt_call(tmp_path, venv, "sys.list_runner_functions", "pkgsrc_rollout")
+    assert rollout == ["pkgsrc_rollout.batch", "pkgsrc_rollout.finish", "pkgsrc_rollout.plan"]
 
 
 def test_without_the_wheel_salt_has_no_pkgsrc_modules(tmp_path: Path) -> None:

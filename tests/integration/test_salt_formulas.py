@@ -160,8 +160,8 @@ def test_pillar_example_renders_to_the_documented_states(tmp_path: Path) -> None
         "pkgsrc-bootstrap", "pkgsrc-packages", "pkgsrc-packages-absent", "pkgsrc-config-1",
         "pkgsrc-service-nginx", "pkgsrc-service-webapp",
         "pkgsrc-app-shop-bootstrap", "pkgsrc-app-shop-packages", "pkgsrc-app-shop-config-1", "pkgsrc-app-shop-service",
-        "pkgsrc-app-svc-demo-bootstrap", "pkgsrc-app-svc-demo-packages", "pkgsrc-app-svc-demo-config-1",
-        "pkgsrc-app-svc-demo-service"])
+        "pkgsrc-app-svc-demo-checkpoint", "pkgsrc-app-svc-demo-bootstrap", "pkgsrc-app-svc-demo-packages",
+        "pkgsrc-app-svc-demo-config-1", "pkgsrc-app-svc-demo-service", "pkgsrc-app-svc-demo-health"])
     boot = _args(high, "pkgsrc-bootstrap")
     assert boot == {"fun": "pkgsrc.bootstrapped", "prefix": "/opt/local", "branch": "trunk",
                     "repositories": ["https://pkgsrc.smartos.org/packages/SmartOS/{branch}/x86_64/All"],
@@ -188,6 +188,15 @@ def test_pillar_example_renders_to_the_documented_states(tmp_path: Path) -> None
     assert svc["name"] == "svc-demo" and svc["command"][2].startswith(". /opt/svc-demo/etc/svc-demo/svc-demo.env &&")
     assert svc["require"] == ["pkgsrc-app-svc-demo-packages"]
     assert svc["watch"] == ["pkgsrc-app-svc-demo-config-1", "pkgsrc-app-svc-demo-packages"]
+    # Its health check: a checkpoint first (prefix, the config files), the check last, with the service to restart.
+    point = _args(high, "pkgsrc-app-svc-demo-checkpoint")
+    assert point == {"fun": "pkgsrc_service.checkpoint", "name": "svc-demo", "prefix": "/opt/svc-demo",
+                     "files": ["/opt/svc-demo/etc/svc-demo/svc-demo.env"], "order": point["order"]}
+    health = _args(high, "pkgsrc-app-svc-demo-health")
+    assert health["fun"] == "pkgsrc_service.healthy" and health["url"] == "http://127.0.0.1:8080/health"
+    assert health["rollback_on_failure"] is True and health["checkpoint"] == "svc-demo"
+    assert health["service"]["name"] == "svc-demo" and health["service"]["command"] == svc["command"]
+    assert point["order"] < boot["order"] < svc["order"] < health["order"]
     shop = _args(high, "pkgsrc-app-shop-config-1")
     assert shop["name"] == "/opt/local/etc/nginx/nginx.conf" and shop["template"] == "jinja"
     assert _args(high, "pkgsrc-app-shop-service")["name"] == "nginx"

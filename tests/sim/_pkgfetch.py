@@ -15,7 +15,7 @@ import socket
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
 
 TIMEOUT = 10.0
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -70,6 +70,27 @@ def fetch(url: str) -> Tuple[bytes, str]:
     try:
         with _OPENER.open(urllib.request.Request(url), timeout=TIMEOUT) as response:
             return response.read(), response.headers.get("Last-Modified", "")
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise FetchError(_reason(exc)) from exc
+
+
+def fetch_if(url: str, wanted: Callable[[str], bool]) -> Tuple[Optional[bytes], str]:
+    """(content, Last-Modified) of a URL or file, or (None, Last-Modified) when wanted(Last-Modified)
+    says no: then, as pkgin's sum_open() with libfetch, the connection is closed after the headers,
+    with the body unread. Raises FetchError."""
+    if not is_url(url) or url.startswith("file://"):
+        path = local_path(url)
+        try:
+            stamp = email.utils.formatdate(os.stat(path).st_mtime, usegmt=True)
+        except OSError as exc:
+            raise FetchError(_reason(exc)) from exc
+        return (fetch(url)[0] if wanted(stamp) else None), stamp
+    if url.startswith("ftp://"):
+        raise FetchError("FTP is not supported by the stand-in")
+    try:
+        with _OPENER.open(urllib.request.Request(url), timeout=TIMEOUT) as response:
+            stamp = response.headers.get("Last-Modified", "")
+            return (response.read() if wanted(stamp) else None), stamp
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         raise FetchError(_reason(exc)) from exc
 

@@ -1,4 +1,5 @@
-"""pkgin's remote package database, kept as JSON in <PKGIN_DBDIR>/pkgin-sim.json.
+"""pkgin's remote package database, kept as JSON in <PKGIN_DBDIR>/pkgin-sim.json (and mirrored,
+as far as other programs read it, in an SQLite <PKGIN_DBDIR>/pkgin.db: see RemoteDb._save_sqlite).
 
 Shaped like the real pkgin.db (pkgin.sql), because pkgin's behaviour follows from it:
 REPOS (url, "mtime" in ROWID order), REMOTE_PKG rows with an integer PKG_ID (the primary
@@ -10,20 +11,28 @@ FULLPKGNAME is skipped without a word; the repository's "mtime" is recorded all 
 That is why a repository ADDED next to a loaded one is downloaded but loaded only by
 `pkgin -f update` (see pkgin.py and samples/pkgin-added-repository.md).
 
-`fetch` gets <repo>/pkg_summary.{zst,xz,bz2,gz} (zst only when the `zstandard` module is
-importable). The "mtime" stored is the summary's SHA-256: the same digest means "up-to-date"
-(the real pkgin asks with If-Modified-Since, whose one-second resolution misses a repository
-rebuilt within the same second, as tests do). Summaries are parsed with pkgsrc_core.packages.summary.
-Every command other than update resolves against this copy, never the network.
+`fetch` asks for <repo>/pkg_summary.{zst,xz,bz2,gz} in that order, as pkgin 26.4 does (summary.c
+sumexts; a .zst found where the `zstandard` module is missing cannot be read here and the next
+format is taken). Like pkgin's sum_open() it sends a plain GET (pkgin sends no If-Modified-Since),
+reads the Last-Modified of the answer and, when that is not newer than the stored "mtime", hangs
+up without reading the body: "up-to-date". The stored "mtime" is `lm=<Last-Modified, seconds>;
+sha=<SHA-256 of the summary>;at=<when it was loaded, seconds>`. One departure, for tests that
+rebuild a repository within a second: when the stored summary had changed in the very second it
+was loaded, Last-Modified cannot tell, so the body is read and its digest decides. Summaries are
+parsed with pkgsrc_core.packages.summary. Commands resolve against this copy; install, upgrade
+and update first check the repositories as above (pkgin.py main).
 """
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import fcntl
 import hashlib
 import io
 import json
 import os
+import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional
 
@@ -38,12 +47,25 @@ LIST_FIELDS = (("DEPENDS", "depends"), ("CONFLICTS", "conflicts"), ("PROVIDES", 
 
 
 def _extensions() -> List[str]:
-    """Summary formats pkgin tries, in order (zst only when it can be read here)."""
-    try:
-        import zstandard  # noqa: F401  # pylint: disable=unused-import,import-outside-toplevel
-    except ImportError:
-        return ["xz", "bz2", "gz"]
+    """Summary formats pkgin 26.4 tries, in order (summary.c sumexts)."""
     return ["zst", "xz", "bz2", "gz"]
+
+
+def _seconds(http_date: str) -> Optional[int]:
+    try:
+        return int(email.utils.parsedate_to_datetime(http_date).timestamp())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def stored_mtime(last_modified: str, digest: str) -> str:
+    """The "mtime" recorded for a summary loaded now (see the module's docstring)."""
+    return "lm=%s;sha=%s;at=%d" % (_seconds(last_modified) or 0, digest, int(time.time()))
+
+
+def _parse_mtime(mtime: str) -> Dict[str, str]:
+    fields = dict(part.split("=", 1) for part in mtime.split(";") if "=" in part)
+    return fields if fields else {"sha": mtime}
 
 
 def parse_summary(data: bytes) -> List[Dict[str, object]]:
@@ -116,7 +138,7 @@ class Fetched:
     """A summary that is newer than the stored one."""
 
     file: str
-    digest: str
+    digest: str  # the "mtime" to store: stored_mtime()
     records: List[Dict[str, object]]
 
 
@@ -154,12 +176,40 @@ class RemoteDb:
             os.close(fd)
 
     def save(self) -> None:
-        """Write the JSON atomically."""
+        """Write the JSON atomically, and the SQLite mirror pkgin.db beside it."""
         os.makedirs(self.dbdir, exist_ok=True)
         tmp = self.path + ".%d" % os.getpid()
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(self.state, handle)
         os.replace(tmp, self.path)
+        self._save_sqlite()
+
+    def _save_sqlite(self) -> None:
+        """<PKGIN_DBDIR>/pkgin.db with the REPOS and REMOTE_PKG columns of pkgin.sql that others
+        read (pkgsrc_core's catalogue reuses a repository's list from it): REPO_MTIME is the
+        Last-Modified time, in seconds, of the summary loaded (0: never loaded), as pkgin keeps it."""
+        path = os.path.join(self.dbdir, "pkgin.db")
+        tmp = path + ".%d" % os.getpid()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        conn = sqlite3.connect(tmp)
+        try:
+            conn.execute('CREATE TABLE [REPOS] ("REPO_URL" TEXT UNIQUE, "REPO_MTIME" INTEGER)')
+            conn.execute('CREATE TABLE [REMOTE_PKG] ("PKG_ID" INTEGER PRIMARY KEY, "FULLPKGNAME" TEXT UNIQUE, '
+                         '"PKGNAME" TEXT, "PKGVERS" TEXT, "COMMENT" TEXT, "FILE_SIZE" TEXT, "REPOSITORY" TEXT)')
+            for url, mtime in self.state["repos"]:
+                lm = _parse_mtime(str(mtime)).get("lm") if mtime else None
+                conn.execute("INSERT OR IGNORE INTO REPOS VALUES (?, ?)", (url, int(lm or 0)))
+            for row in self.state["rows"]:
+                full = str(row.get("PKGNAME", ""))
+                name, _dash, version = full.rpartition("-")
+                conn.execute("INSERT OR IGNORE INTO REMOTE_PKG VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (row["PKG_ID"], full, name, version, str(row.get("COMMENT", "")),
+                              str(row.get("FILE_SIZE", "")), str(row.get("REPO", ""))))
+            conn.commit()
+        finally:
+            conn.close()
+        os.replace(tmp, path)
 
     # --- REPOS ---------------------------------------------------------------------------------
     @property
@@ -251,21 +301,31 @@ class RemoteDb:
         """fetch_summary(): the summary when it is not the one stored (mtime "" forces),
         None when up to date. Raises RepoError."""
         last_error: Optional[RepoError] = None
+        stored = _parse_mtime(mtime) if mtime else {}
+        lm = int(stored.get("lm") or 0)
+        settled = bool(lm) and lm < int(stored.get("at") or 0)
+
+        def wanted(last_modified: str) -> bool:
+            seconds = _seconds(last_modified)
+            return not (settled and seconds is not None and seconds <= lm)
+
         for ext in _extensions():
             name = "pkg_summary." + ext
             target = _pkgfetch.join(url, name)
             try:
-                data, _modified = _pkgfetch.fetch(target)
+                data, modified = _pkgfetch.fetch_if(target, wanted)
             except _pkgfetch.FetchError as exc:
                 last_error = RepoError(target, str(exc))
                 continue
+            if data is None:
+                return None
             digest = hashlib.sha256(data).hexdigest()
-            if mtime and mtime == digest:
+            if stored.get("sha") == digest:
                 return None
             try:
                 records = parse_summary(data)
             except SummaryError as exc:
                 last_error = RepoError(target, exc.message)
                 continue
-            return Fetched(name, digest, records)
+            return Fetched(name, stored_mtime(modified, digest), records)
         raise last_error or RepoError(url, "no summary")

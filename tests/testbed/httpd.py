@@ -7,7 +7,13 @@ Run inside the controller's network namespace by the testbed::
 
 Once listening it writes ``--ready-file`` (JSON: pid, host, port) atomically, so the caller knows it
 is up. Every request is appended to ``--request-log`` as one JSON object per line, so tests can assert
-what hosts asked for (a resumed download shows up as a 206 with its range).
+what hosts asked for (a resumed download shows up as a 206 with its range), who asked (User-Agent),
+with which conditional headers, and how many body bytes went out of how many promised (``sent``,
+``length``: a client that hangs up after the headers shows up with less ``sent``).
+
+Conditional GETs are answered as common servers (Apache, nginx) answer them: a file carries an ETag
+(size and mtime) and a Last-Modified; ``If-None-Match`` naming its ETag, or else ``If-Modified-Since``
+not older than its mtime, gets ``304 Not Modified`` with no body.
 """
 from __future__ import annotations
 
@@ -15,17 +21,36 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from typing import BinaryIO
+from typing import BinaryIO, Mapping
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def etag_of(stat: os.stat_result) -> str:
+    """A strong validator for a file: its size and mtime (nanoseconds), as nginx builds it."""
+    return '"%x-%x"' % (stat.st_size, stat.st_mtime_ns)
+
+
+def not_modified(headers: Mapping[str, str], stat: os.stat_result) -> bool:
+    """True when a conditional GET's validators say the client's copy is current (RFC 9110 13.2.2)."""
+    match = headers.get("If-None-Match")
+    if match:
+        return match.strip() == "*" or etag_of(stat) in [t.strip() for t in match.split(",")]
+    since = headers.get("If-Modified-Since")
+    if not since:
+        return False
+    try:
+        when = parsedate_to_datetime(since).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return False
+    return int(stat.st_mtime) <= when
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None | str:
@@ -63,10 +88,14 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
     request_log: str | None = None
     _log_lock = threading.Lock()
     _remaining: int | None = None
+    _sent = 0
+    _length: int | None = None
 
     def send_head(self) -> BinaryIO | None:  # type: ignore[override]
         """Serve files ourselves (to honour Range); leave directories and redirects to the base class."""
         self._remaining = None
+        self._sent = 0
+        self._length = None
         path = self.translate_path(self.path)
         if os.path.isdir(path) or not os.path.isfile(path):
             return super().send_head()  # type: ignore[return-value]
@@ -81,6 +110,13 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         try:
             stat = os.fstat(fobj.fileno())
             size = stat.st_size
+            if not_modified(self.headers, stat):
+                fobj.close()
+                self.send_response(HTTPStatus.NOT_MODIFIED)
+                self.send_header("ETag", etag_of(stat))
+                self.send_header("Last-Modified", formatdate(stat.st_mtime, usegmt=True))
+                self.end_headers()
+                return None
             wanted = parse_range(self.headers.get("Range"), size)
             if wanted == "unsatisfiable":
                 fobj.close()
@@ -92,15 +128,17 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             if isinstance(wanted, tuple):
                 first, last = wanted
                 fobj.seek(first)
-                self._remaining = last - first + 1
+                self._remaining = self._length = last - first + 1
                 self.send_response(HTTPStatus.PARTIAL_CONTENT)
                 self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
                 self.send_header("Content-Length", str(self._remaining))
             else:
+                self._length = size
                 self.send_response(HTTPStatus.OK)
                 self.send_header("Content-Length", str(size))
             self.send_header("Content-Type", self.guess_type(path))
             self.send_header("Accept-Ranges", "bytes")
+            self.send_header("ETag", etag_of(stat))
             self.send_header("Last-Modified", formatdate(stat.st_mtime, usegmt=True))
             self.end_headers()
             return fobj  # type: ignore[return-value]
@@ -110,26 +148,57 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
 
     def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:  # type: ignore[override]
         """Copy the whole file, or only the requested range."""
-        if self._remaining is None:
-            shutil.copyfileobj(source, outputfile)
-            return
-        left = self._remaining
-        while left > 0:
-            chunk = source.read(min(65536, left))
+        left = -1 if self._remaining is None else self._remaining
+        while left != 0:
+            chunk = source.read(65536 if left < 0 else min(65536, left))
             if not chunk:
                 break
             outputfile.write(chunk)
-            left -= len(chunk)
+            self._sent += len(chunk)  # counted as written: a client that hangs up shows what it got
+            if left > 0:
+                left -= len(chunk)
+
+    def do_GET(self) -> None:  # noqa: N802 - base class name
+        """Serve, then log the request with the body bytes that went out (also when the client hung up)."""
+        self._pending: dict[str, object] | None = None
+        try:
+            super().do_GET()
+        finally:
+            self._write_log()
+
+    def do_HEAD(self) -> None:  # noqa: N802 - base class name
+        self._pending = None
+        try:
+            super().do_HEAD()
+        finally:
+            self._write_log()
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Append one JSON line per request to the request log (and nothing to stderr)."""
+        """Note the request for the request log (written once its body is sent; nothing to stderr)."""
         if not self.request_log:
             return
         status = code.value if isinstance(code, HTTPStatus) else code
         entry = {"client": self.client_address[0], "method": self.command, "path": self.path,
                  "status": int(status) if str(status).isdigit() else status,
-                 "range": self.headers.get("Range") if self.headers else None}
-        with self._log_lock, open(self.request_log, "a", encoding="utf-8") as fh:
+                 "range": self.headers.get("Range") if self.headers else None,
+                 "agent": self.headers.get("User-Agent") if self.headers else None,
+                 "if_modified_since": self.headers.get("If-Modified-Since") if self.headers else None,
+                 "if_none_match": self.headers.get("If-None-Match") if self.headers else None}
+        if self.command in ("GET", "HEAD"):
+            self._pending = entry
+        else:
+            self._append(entry)
+
+    def _write_log(self) -> None:
+        entry = getattr(self, "_pending", None)
+        if entry is not None:
+            entry["sent"] = self._sent
+            entry["length"] = self._length
+            self._pending = None
+            self._append(entry)
+
+    def _append(self, entry: dict[str, object]) -> None:
+        with self._log_lock, open(str(self.request_log), "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry) + "\n")
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class signature

@@ -101,12 +101,18 @@ def pkgin_commands(plan: PackagePlan, layout: Layout, update_cache: bool = False
     """Commands for hosts with pkgin: one batch per kind of action."""
     pkgin = tool_path(layout, "pkgin")
     cmds: List[Command] = []
+    installs = [c.pkgname for c in plan.changes if c.action in ("install", "upgrade", "downgrade")]
     if update_cache:
-        cmds.append(pkgin_update_command(layout))
+        update = pkgin_update_command(layout)
+        # pkgin 26.4 checks every repository itself before an install (main.c: update_db(REMOTE_SUMMARY)
+        # for install and upgrade) and loads a newer summary then: a plain update before it would
+        # only ask the repositories the same question once more. A forced one (the list changed,
+        # which a plain check does not load: samples/pkgin-added-repository.md) still goes first.
+        if "-f" in update.argv or not (installs or plan.upgrade_all):
+            cmds.append(update)
     removes = _names([c.pkgname for c in plan.of("remove")])
     if removes:
         cmds.append(Command((pkgin, "-y", "remove") + tuple(removes), "remove"))
-    installs = [c.pkgname for c in plan.changes if c.action in ("install", "upgrade", "downgrade")]
     if installs:
         cmds.append(Command((pkgin, "-y", "install") + tuple(installs), "install"))
     keeps = [c.pkgname for c in plan.of("keep")]

@@ -93,3 +93,20 @@ def test_a_package_pkgin_keeps_refusing_is_reloaded_once_then_named_with_both_vi
     assert "reloaded it with pkgin -f update" in notes[0]
     assert "the summaries of http://a/All, http://b/All offer it" in message
     assert "pkgin's database lists for big-1.0: big-0.9" in message
+
+
+@pytest.mark.parametrize("loaded,names,state,expected", [
+    # pkgin install checks the repositories itself: no plain update before it.
+    (True, ["hello"], "present", [["-y", "install", "hello-1.1"]]),
+    # Nothing to install: update_cache is the update alone.
+    (True, ["hello"], "absent", [["-y", "update"], ["-y", "remove", "hello"]]),
+    # The loaded list is not the configured one: the forced update still goes first.
+    (False, ["hello"], "present", [["-f", "-y", "update"], ["-y", "install", "hello-1.1"]]),
+])
+def test_update_cache_leaves_the_repository_check_to_pkgin_install(tmp_path, loaded, names, state, expected):
+    layout, _conf = _layout(tmp_path, "http://a/All")
+    if loaded:
+        record_pkgin_loaded(layout)
+    have = {"hello": Installed("hello-1.0")} if state == "absent" else {}
+    plan = plan_packages(names, state, have, ["hello-1.1"])
+    assert [list(c.argv[1:]) for c in pkgin_commands(plan, layout, update_cache=True)] == expected
