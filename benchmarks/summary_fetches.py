@@ -137,7 +137,7 @@ def main(argv: List[str] | None = None) -> int:
         result = measure(Path(tmp), kit_dir, collections)
     path = Path(args.out)
     data = json.loads(path.read_text()) if path.exists() else {}
-    data["description"] = __doc__.split("\n\n")[0].replace("\n", " ")
+    data["description"] = __doc__.split("\n\n", maxsplit=1)[0].replace("\n", " ")
     data["scenario"] = ("one testbed host, real pkgin 26.4.0 and pkg_install 20170419; Ansible: "
                         "pkgsrc.deploy.bootstrap (the real kit) then pkgsrc.deploy.package svc-demo, run twice, then "
                         "pkgsrc.deploy.package svc-demo state=latest; "
